@@ -1,0 +1,42 @@
+# homerun-bridge: `make run` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint types unit bench soak clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The bridge on :8080 in front of an embedded API v2 sandbox on :8081.
+run: $(STAMP)
+	$(BIN)/homerun-bridge demo
+
+## Lint, types, then the whole suite.
+test: lint types unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check proxy mappings sandbox tests bench
+	$(BIN)/ruff format --check proxy mappings sandbox tests bench
+	$(BIN)/lint-imports
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,44 @@
+"""Date-times: v1 speaks integer UNIX seconds (UTC), v2 speaks ISO 8601 strings.
+
+v2 renders ``YYYY-MM-DDTHH:MM:SSZ`` today, but any RFC 3339 form (fractions,
+``+00:00``, other offsets) is accepted, because the exact rendering is undocumented.
+A v2 timestamp without an offset is read as UTC. ``None`` stays ``None``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+
+def to_unix_seconds(value: datetime | None) -> int | None:
+    """v2 date-time -> v1 integer UNIX seconds (fractions truncated toward the past)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() // 1)
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Parse any RFC 3339 / ISO 8601 date-time; naive values are UTC."""
+    normalised = text.strip()
+    if normalised.endswith(("Z", "z")):
+        normalised = normalised[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(normalised)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def unix_to_iso(seconds: int) -> str:
+    """v1 UNIX seconds -> v2's rendering ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_calendar_date(text: str) -> bool:
+    """True for a real ``YYYY-MM-DD`` date (date-only fields stay in this form in v1)."""
+    if len(text) != 10:
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

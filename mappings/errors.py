@@ -1,0 +1,161 @@
+"""Errors in v1 terms, and the translation of v2 errors into them.
+
+The error hierarchy (what the shell catches):
+
+    V1Error                       an answer in v1 shape: status + message (+ errors)
+    ├── V1ValidationError         400 naming the v1 parameters that are wrong
+    └── (built by v2_error_to_v1) what an upstream v2 error means to a v1 client
+
+v1 body: ``{"message": "...", "status": <int>}``; validation failures add
+``"errors": [{"param": "<v1 name>", "message": "..."}]``, where the param is the name
+the client sent (``candidate[first_name]``, ``content[x]``, ``job``), never v2's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from mappings.plan import V2Request
+
+V1_STATUSES = frozenset({400, 401, 403, 404, 405, 410, 413, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class ParamError:
+    """One bad v1 parameter."""
+
+    param: str
+    message: str
+
+
+class V1Error(Exception):
+    """An error answer in v1 shape."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: Sequence[ParamError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status if status in V1_STATUSES else HTTPStatus.BAD_GATEWAY
+        self.message = message
+        self.errors = tuple(errors)
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        return v1_error_body(self.status, self.message, self.errors)
+
+
+class V1ValidationError(V1Error):
+    """400: the v1 request itself is wrong; nothing was sent upstream."""
+
+    def __init__(self, errors: Sequence[ParamError], message: str = "") -> None:
+        text = message or "; ".join(f"{e.param}: {e.message}" for e in errors)
+        super().__init__(HTTPStatus.BAD_REQUEST, text or "The request was invalid", errors)
+
+
+def v1_error_body(status: int, message: str, errors: Sequence[ParamError] = ()) -> dict[str, Any]:
+    """The one v1 error shape."""
+    body: dict[str, Any] = {"message": message, "status": int(status)}
+    if errors:
+        body["errors"] = [{"param": e.param, "message": e.message} for e in errors]
+    return body
+
+
+def v1_param_for(v2_param: str, v1_params: Mapping[str, str]) -> str:
+    """The v1 name the client used for a v2 parameter named in a v2 400.
+
+    v2 names come as ``first_name``, ``custom_data.driving_licence`` or ``stage.name``.
+    The plan records what the client sent for each; ``custom_data.x`` with no record
+    is ``content[x]``; anything else keeps its v2 name (better than nothing).
+    """
+    if v2_param in v1_params:
+        return v1_params[v2_param]
+    head, _, rest = v2_param.partition(".")
+    if head == "custom_data" and rest:
+        return v1_params.get(v2_param, f"content[{rest}]")
+    if head in v1_params:
+        return v1_params[head]
+    return v2_param
+
+
+def _v2_details(body: Any) -> list[tuple[str, str]]:
+    if not isinstance(body, dict):
+        return []
+    details = body.get("details")
+    if not isinstance(details, list):
+        return []
+    pairs = []
+    for item in details:
+        if isinstance(item, dict):
+            param, message = item.get("param"), item.get("message")
+            if isinstance(param, str):
+                pairs.append((param, message if isinstance(message, str) else "is invalid"))
+    return pairs
+
+
+def _reworded(message: str, v2_param: str, v1_param: str) -> str:
+    """v2 messages repeat the v2 field name; a v1 client should read its own name."""
+    return message.replace(v2_param, v1_param) if v2_param and v2_param != v1_param else message
+
+
+def v2_error_to_v1(
+    status: int,
+    body: Any,
+    request: V2Request,
+    *,
+    not_found: str = "Not found",
+    retry_after: str | None = None,
+) -> V1Error:
+    """What an upstream error answer means to the v1 client.
+
+    - 400 -> 400 with each ``details[].param`` renamed to the v1 parameter sent;
+    - 401 -> 401: the bridge's own v2 key was rejected (revoked or expired);
+    - 402 -> 403: the Homerun plan has no API access;
+    - 403 -> 403 naming the v2 scope this call needs;
+    - 404 -> 404; 429 -> 429 with ``Retry-After``; 503 -> 503; other 5xx -> 502.
+    """
+    if status == HTTPStatus.BAD_REQUEST:
+        errors = []
+        for v2_param, message in _v2_details(body):
+            v1_param = v1_param_for(v2_param, request.v1_params)
+            errors.append(ParamError(v1_param, _reworded(message, v2_param, v1_param)))
+        return V1Error(HTTPStatus.BAD_REQUEST, "The request was invalid", errors)
+    if status == HTTPStatus.UNAUTHORIZED:
+        return V1Error(
+            HTTPStatus.UNAUTHORIZED,
+            "Homerun rejected the bridge's API v2 key (revoked or expired); "
+            "ask the operator of this bridge to renew it",
+            headers={"WWW-Authenticate": 'Basic realm="Homerun API v1"'},
+        )
+    if status == HTTPStatus.PAYMENT_REQUIRED:
+        return V1Error(
+            HTTPStatus.FORBIDDEN,
+            "Homerun refused the call: the account's plan does not include API access",
+        )
+    if status == HTTPStatus.FORBIDDEN:
+        scopes = " and ".join(request.scopes) or "a scope"
+        return V1Error(
+            HTTPStatus.FORBIDDEN,
+            f"The bridge's API v2 key lacks the scope {scopes} needed for this call",
+        )
+    if status == HTTPStatus.NOT_FOUND:
+        return V1Error(HTTPStatus.NOT_FOUND, not_found)
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        return V1Error(
+            HTTPStatus.TOO_MANY_REQUESTS,
+            "Too many requests: Homerun's rate limit is spent; retry later",
+            headers=headers,
+        )
+    if status == HTTPStatus.SERVICE_UNAVAILABLE:
+        return V1Error(HTTPStatus.SERVICE_UNAVAILABLE, "Homerun API v2 is unavailable; retry later")
+    return V1Error(
+        HTTPStatus.BAD_GATEWAY,
+        f"Homerun API v2 answered with an unexpected status {status}; retry later",
+    )

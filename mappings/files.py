@@ -1,0 +1,70 @@
+"""Files.
+
+Changes from v1 to v2, each undone here:
+- v2 has no file list: files are the ``files`` property of the application detail.
+- v2 files have no id; v1 clients get a stable ``fi_`` id (see ``mappings.ids``).
+- the download link became ``temporary_download_url``, valid 300 s from issue.
+- v2 cannot delete files: ``DELETE`` answers 410 Gone with a message.
+- uploads need an explicit ``type`` in v2; v1 clients that sent none upload a resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from mappings.errors import ParamError, V1ValidationError
+from mappings.ids import file_id, occurrences
+from mappings.plan import SCOPE_FILES_WRITE, V2Request
+from mappings.v2_models import File
+
+FILE_TYPES: Final = ("resume", "assignment")
+DEFAULT_FILE_TYPE: Final = "resume"
+URL_LIFETIME_SECONDS: Final = 300
+MAX_UPLOAD_BYTES: Final = 25 * 1024 * 1024
+DELETE_GONE_MESSAGE: Final = (
+    "Files cannot be deleted through the API any more (Homerun API v2 has no file "
+    "deletion); remove the file in the Homerun app"
+)
+
+
+def files_to_v1(application_id: str, files: Sequence[File], issued_at: int) -> list[dict[str, Any]]:
+    """v2 files of one application, in order, as v1 file objects."""
+    return [
+        file_to_v1(application_id, f, occurrence, issued_at)
+        for f, occurrence in zip(files, occurrences([f.name for f in files]), strict=True)
+    ]
+
+
+def file_to_v1(application_id: str, file: File, occurrence: int, issued_at: int) -> dict[str, Any]:
+    """One v2 file as the v1 file: the temporary URL and when it stops working."""
+    return {
+        "id": file_id(application_id, file.name, occurrence),
+        "name": file.name,
+        "type": file.type if file.type in FILE_TYPES else None,
+        "url": file.temporary_download_url,
+        "url_expires_at": issued_at + URL_LIFETIME_SECONDS,
+    }
+
+
+def file_type(value: str | None) -> str:
+    """The v2 ``type`` part: v1 sent none for a resume."""
+    if value is None or not value.strip():
+        return DEFAULT_FILE_TYPE
+    normalised = value.strip().lower()
+    if normalised not in FILE_TYPES:
+        raise V1ValidationError([ParamError("type", "must be resume or assignment")])
+    return normalised
+
+
+def upload_request(application_id: str) -> V2Request:
+    """``POST /v1/applications/{id}/files`` -> ``POST /job-applications/{id}/files``.
+
+    The body is streamed by the shell (multipart parts ``type`` and ``file``).
+    """
+    return V2Request(
+        "POST",
+        f"/job-applications/{application_id}/files",
+        scopes=(SCOPE_FILES_WRITE,),
+        v1_params={"file": "file", "type": "type"},
+    )

@@ -1,0 +1,126 @@
+"""Jobs (v1) are vacancies (v2).
+
+Changes from v1 to v2, each undone here:
+- ``jobs`` became ``vacancies``; ids keep their v2 form (``job_…``).
+- status ``open`` became ``public``; ``private``, ``draft``, ``closed`` kept their names.
+- the flat ``tmp_location`` / ``tmp_department`` became opt-in ``location`` and
+  ``department`` objects (fetched with ``include[]``).
+- ``seo_content`` and ``active_time`` are gone; they are rebuilt from title,
+  description, share image, created_at and expires_at.
+- dates became ISO 8601 strings (v1: UNIX seconds).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from html.parser import HTMLParser
+from typing import Any, Final
+
+from mappings.dates import to_unix_seconds
+from mappings.errors import ParamError, V1ValidationError
+from mappings.pagination import PageCall
+from mappings.plan import SCOPE_VACANCIES_READ, V2Request
+from mappings.v2_models import Vacancy
+
+JOB_INCLUDES: Final = ("location", "department", "total_candidate_count")
+V1_TO_V2_STATUS: Final = {
+    "open": "public",
+    "private": "private",
+    "draft": "draft",
+    "closed": "closed",
+}
+V2_TO_V1_STATUS: Final = {v: k for k, v in V1_TO_V2_STATUS.items()}
+SEO_DESCRIPTION_LENGTH: Final = 160
+_WHITESPACE: Final = re.compile(r"\s+")
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # Block tags separate words that would otherwise run together.
+        self.parts.append(" ")
+
+    handle_endtag = handle_starttag  # type: ignore[assignment]
+
+
+def plain_text(markup: str) -> str:
+    """v2 descriptions are HTML; v1's SEO description was plain text."""
+    if "<" not in markup and "&" not in markup:
+        return _WHITESPACE.sub(" ", markup).strip()
+    extractor = _TextExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    return _WHITESPACE.sub(" ", html.unescape("".join(extractor.parts))).strip()
+
+
+def _include_query() -> tuple[tuple[str, str], ...]:
+    return tuple(("include[]", name) for name in JOB_INCLUDES)
+
+
+def v2_status_filter(query: Iterable[tuple[str, str]]) -> str | None:
+    """v1 ``status=open`` -> v2 ``filter[status]=public``; comma lists accepted."""
+    wanted: list[str] = []
+    for key, value in query:
+        if key not in ("status", "status[]"):
+            continue
+        for word in value.split(","):
+            word = word.strip().lower()
+            if not word:
+                continue
+            if word not in V1_TO_V2_STATUS:
+                raise V1ValidationError(
+                    [ParamError("status", "must be one of open, private, draft, closed")]
+                )
+            wanted.append(V1_TO_V2_STATUS[word])
+    return ",".join(dict.fromkeys(wanted)) or None
+
+
+def list_vacancies_request(call: PageCall, status_filter: str | None) -> V2Request:
+    """``GET /v1/jobs`` -> ``GET /vacancies`` with the includes a v1 job needs."""
+    query = [("page", str(call.page)), ("perPage", str(call.per_page))]
+    if status_filter:
+        query.append(("filter[status]", status_filter))
+    query.extend(_include_query())
+    return V2Request("GET", "/vacancies", tuple(query), scopes=(SCOPE_VACANCIES_READ,))
+
+
+def get_vacancy_request(vacancy_id: str) -> V2Request:
+    """``GET /v1/jobs/{id}`` -> ``GET /vacancies/{id}`` with the includes."""
+    return V2Request(
+        "GET", f"/vacancies/{vacancy_id}", _include_query(), scopes=(SCOPE_VACANCIES_READ,)
+    )
+
+
+def vacancy_to_job(vacancy: Vacancy) -> dict[str, Any]:
+    """A v2 vacancy as the v1 job object."""
+    created_at = to_unix_seconds(vacancy.created_at)
+    location = vacancy.location
+    tmp_location = (location.name or location.city) if location else None
+    closed_at = to_unix_seconds(vacancy.expires_at) if vacancy.status == "closed" else None
+    description = plain_text(vacancy.description or "")[:SEO_DESCRIPTION_LENGTH]
+    return {
+        "id": vacancy.id,
+        "title": vacancy.title,
+        "status": V2_TO_V1_STATUS[vacancy.status],
+        "type": vacancy.type,
+        "tmp_location": tmp_location,
+        "tmp_department": vacancy.department.name if vacancy.department else None,
+        "total_candidate_count": vacancy.total_candidate_count,
+        "application_form_url": vacancy.application_form_url,
+        "job_url": vacancy.job_url,
+        "seo_content": {
+            "title": vacancy.title,
+            "description": description,
+            "image": vacancy.share_image_url,
+        },
+        "created_at": created_at,
+        "active_time": [{"opened_at": created_at, "closed_at": closed_at}],
+    }

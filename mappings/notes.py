@@ -1,0 +1,71 @@
+"""Notes.
+
+Changes from v1 to v2, each undone here:
+- ``body`` became ``note`` and ``name`` became ``display_name``.
+- v2 notes have no id; v1 clients get a stable ``no_`` id (see ``mappings.ids``).
+- v2 has no notes list: notes are read through ``include[]=notes`` on the application,
+  which also needs the scope ``job-application-notes:read``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from mappings.dates import to_unix_seconds
+from mappings.errors import ParamError, V1ValidationError
+from mappings.forms import coerce_bool
+from mappings.ids import note_id, occurrences
+from mappings.plan import SCOPE_NOTES_WRITE, V2Request
+from mappings.v2_models import Note
+
+DEFAULT_AUTHOR: Final = "API v1"
+
+
+def notes_to_v1(application_id: str, notes: Sequence[Note]) -> list[dict[str, Any]]:
+    """v2 notes of one application, in order, as v1 note objects."""
+    stamps = [n.created_at.isoformat() if n.created_at else "" for n in notes]
+    return [
+        note_to_v1(application_id, note, occurrence)
+        for note, occurrence in zip(notes, occurrences(stamps), strict=True)
+    ]
+
+
+def note_to_v1(application_id: str, note: Note, occurrence: int = 0) -> dict[str, Any]:
+    """One v2 note as the v1 note: ``note`` -> ``body``, ``display_name`` -> ``name``."""
+    stamp = note.created_at.isoformat() if note.created_at else ""
+    return {
+        "id": note_id(application_id, stamp, occurrence),
+        "body": note.note,
+        "name": note.display_name,
+        "is_sensitive": note.is_sensitive,
+        "created_at": to_unix_seconds(note.created_at),
+        "updated_at": to_unix_seconds(note.updated_at),
+    }
+
+
+def create_note_request(
+    application_id: str, body: Mapping[str, Any], default_author: str = DEFAULT_AUTHOR
+) -> V2Request:
+    """``POST /v1/applications/{id}/notes`` -> ``POST /job-applications/{id}/notes``.
+
+    v2 requires an author name; a v1 client that sent none gets ``default_author``.
+    """
+    text = body.get("body", body.get("note"))
+    if not isinstance(text, str) or not text.strip():
+        raise V1ValidationError([ParamError("body", "is required")])
+    author = body.get("name", body.get("display_name"))
+    if author is not None and not isinstance(author, str):
+        raise V1ValidationError([ParamError("name", "must be text")])
+    payload: dict[str, Any] = {
+        "note": text,
+        "display_name": author.strip() if author and author.strip() else default_author,
+        "is_sensitive": coerce_bool(body.get("is_sensitive", False), "is_sensitive"),
+    }
+    return V2Request(
+        "POST",
+        f"/job-applications/{application_id}/notes",
+        json=payload,
+        scopes=(SCOPE_NOTES_WRITE,),
+        v1_params={"note": "body", "display_name": "name", "is_sensitive": "is_sensitive"},
+    )

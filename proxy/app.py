@@ -1,0 +1,192 @@
+"""The aiohttp application: resources, middleware and the route table.
+
+Resources (the upstream ``ClientSession``, the store) are owned by a cleanup context;
+typed state lives under ``web.AppKey``. Middleware, outermost first: request id and
+v1 headers -> errors in v1 shape -> authentication.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import format_datetime
+from http import HTTPStatus
+from typing import Final
+
+import orjson
+import structlog
+from aiohttp import web
+
+from mappings.errors import V1Error, v1_error_body
+from proxy.config import BridgeSettings
+from proxy.context import CONTEXT_KEY, RequestContext, context_of, request_id_for
+from proxy.drafts import DraftBook
+from proxy.keys import KeyMap, presented_key
+from proxy.store import Store, open_store
+from proxy.upstream import UpstreamClient
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+DEPRECATION: Final = "@1701388800"
+DEPRECATION_LINK: Final = (
+    '<https://help.homerun.co/en/articles/7966784-api-migration-guide-v1-to-v2>; rel="deprecation"'
+)
+WWW_AUTHENTICATE: Final = 'Basic realm="Homerun API v1"'
+PUBLIC_V1_PATHS: Final = frozenset({"/v1/openapi.json"})
+
+log = structlog.get_logger("homerun_bridge.access")
+
+
+@dataclass(slots=True)
+class Bridge:
+    """What every handler needs, built once per app."""
+
+    settings: BridgeSettings
+    keys: KeyMap
+    upstream: UpstreamClient
+    store: Store
+    drafts: DraftBook
+
+
+BRIDGE: Final = web.AppKey("bridge", Bridge)
+
+
+def json_response(
+    body: object, status: int = HTTPStatus.OK, headers: dict[str, str] | None = None
+) -> web.Response:
+    """Every v1 answer: JSON, UTF-8, errors included."""
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+def error_response(error: V1Error) -> web.Response:
+    return json_response(error.body(), error.status, error.headers or None)
+
+
+def _route_template(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    if resource is None:
+        return "unmatched"
+    template = resource.canonical
+    return template.replace("{_slash}", "")
+
+
+@web.middleware
+async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id, errors in v1 shape, the v1 deprecation headers, one log line."""
+    ctx = RequestContext(request_id_for(request))
+    request[CONTEXT_KEY] = ctx
+    ctx.route = _route_template(request)
+    try:
+        response = await handler(request)
+    except V1Error as exc:
+        response = error_response(exc)
+    except web.HTTPMethodNotAllowed as exc:
+        response = json_response(
+            v1_error_body(HTTPStatus.METHOD_NOT_ALLOWED, f"{request.method} is not allowed here"),
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            {"Allow": ", ".join(sorted(exc.allowed_methods))},
+        )
+    except web.HTTPRequestEntityTooLarge:
+        response = json_response(
+            v1_error_body(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "The request body is too large"),
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        )
+    except web.HTTPNotFound:
+        response = json_response(
+            v1_error_body(HTTPStatus.NOT_FOUND, "No such endpoint"), HTTPStatus.NOT_FOUND
+        )
+    except web.HTTPException as exc:
+        status = exc.status if exc.status in (400, 401, 403, 404, 413, 429) else 400
+        response = json_response(v1_error_body(status, exc.reason), status)
+    except Exception:
+        log.exception("request.crashed", request_id=ctx.request_id, route=ctx.route)
+        response = json_response(
+            v1_error_body(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                f"The bridge failed on this request (request id {ctx.request_id})",
+            ),
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+        )
+    bridge = request.app[BRIDGE]
+    response.headers["X-Request-Id"] = ctx.request_id
+    if request.path.startswith("/v1"):
+        response.headers["Deprecation"] = DEPRECATION
+        response.headers["Link"] = DEPRECATION_LINK
+        if bridge.settings.sunset is not None:
+            response.headers["Sunset"] = format_datetime(bridge.settings.sunset, usegmt=True)
+        response.headers["X-Upstream-Calls"] = str(ctx.upstream_calls)
+    log.info(
+        "request",
+        request_id=ctx.request_id,
+        key_label=ctx.label,
+        method=request.method,
+        route=ctx.route,
+        status=response.status,
+        latency_ms=round((time.perf_counter() - ctx.started) * 1000, 2),
+        upstream_calls=ctx.upstream_calls,
+        cache_hit=ctx.cache_hit,
+        rate_limit_wait_ms=round(ctx.rate_limit_wait * 1000, 1),
+    )
+    return response
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """v1 key -> principal; unknown paths answer 404/405 before any key is checked."""
+    if (
+        not request.path.startswith("/v1")
+        or request.path in PUBLIC_V1_PATHS
+        or request.match_info.http_exception is not None
+    ):
+        return await handler(request)
+    keys = request.app[BRIDGE].keys
+    principal = keys.resolve(presented_key(request.headers.get("Authorization")))
+    if principal is None:
+        raise V1Error(
+            HTTPStatus.UNAUTHORIZED,
+            "Invalid API key: send your v1 key as the Basic username or a Bearer token",
+            headers={"WWW-Authenticate": WWW_AUTHENTICATE},
+        )
+    context_of(request).principal = principal
+    return await handler(request)
+
+
+def create_app(
+    settings: BridgeSettings, keys: KeyMap, store: Store | None = None
+) -> web.Application:
+    """The bridge as an aiohttp app (``web.run_app`` it, or serve it in tests)."""
+    from proxy import operator_routes, v1_routes
+
+    app = web.Application(
+        middlewares=[v1_envelope_middleware, auth_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    upstream = UpstreamClient(
+        settings.upstream_url, settings.upstream_timeout_seconds, settings.upstream_connections
+    )
+    shared_store = store if store is not None else open_store(settings.store_url)
+    app[BRIDGE] = Bridge(
+        settings=settings,
+        keys=keys,
+        upstream=upstream,
+        store=shared_store,
+        drafts=DraftBook(shared_store, settings.draft_ttl_seconds),
+    )
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        await upstream.start()
+        yield
+        await upstream.close()
+        await shared_store.close()
+
+    app.cleanup_ctx.append(resources)
+    v1_routes.register(app.router)
+    operator_routes.register(app.router)
+    return app

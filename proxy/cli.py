@@ -1,0 +1,188 @@
+"""``homerun-bridge``: serve the bridge, run the demo or the sandbox, manage keys.
+
+homerun-bridge serve [--config FILE]          the bridge, configured by file/env
+homerun-bridge demo [--port 8080] [--sandbox-port 8081]
+                                              the bridge in front of an embedded sandbox
+homerun-bridge sandbox --port 8081 [...]      the API v2 simulator alone
+homerun-bridge hash-key [KEY]                 the digest of a v1 key, for the key map
+homerun-bridge check-config [--config FILE]   validate a configuration, then exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from proxy.app import create_app
+from proxy.config import BridgeSettings, ConfigError, KeyEntry, load_settings
+from proxy.keys import KeyMap, build_key_map, hash_key
+from proxy.logs import configure_logging
+
+DEMO_KEYS = (
+    ("demo-v1", "demo-v1-key", "HOMERUN_BRIDGE_DEMO_V2_KEY", "demo-v2-key"),
+    (
+        "demo-v1-readonly",
+        "demo-v1-readonly",
+        "HOMERUN_BRIDGE_DEMO_READONLY_V2_KEY",
+        "demo-readonly-v2-key",
+    ),
+)
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def _load(config: Path | None, **overrides: object) -> tuple[BridgeSettings, KeyMap]:
+    settings = load_settings(config, {k: v for k, v in overrides.items() if v is not None})
+    return settings, build_key_map(settings)
+
+
+async def _serve_until_stopped(*apps: tuple[web.Application, str, int]) -> None:
+    """Run apps until SIGINT/SIGTERM; then stop accepting and let in-flight requests finish."""
+    runners = []
+    for app, host, port in apps:
+        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        runners.append(runner)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for runner in reversed(runners):
+        await runner.cleanup()
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    settings, keys = _load(args.config, host=args.host, port=args.port)
+    configure_logging(settings.log_level, settings.log_format)
+    print(
+        f"homerun-bridge listening on http://{settings.host}:{settings.port} "
+        f"-> {settings.upstream_url}",
+        file=sys.stderr,
+    )
+    asyncio.run(_serve_until_stopped((create_app(settings, keys), settings.host, settings.port)))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from sandbox import SandboxConfig
+    from sandbox import create_app as create_sandbox
+
+    entries = []
+    for label, v1_key, env, v2_key in DEMO_KEYS:
+        os.environ.setdefault(env, v2_key)
+        entries.append(
+            KeyEntry(label=label, v1_key_sha256=hash_key(v1_key), v2_key_env=env, v2_key_file=None)
+        )
+    rate = None if args.sandbox_rate_limit == "off" else int(args.sandbox_rate_limit)
+    settings, keys = _load(
+        None,
+        host=args.host,
+        port=args.port,
+        upstream_url=f"http://127.0.0.1:{args.sandbox_port}/v2",
+        keys=[e.model_dump() for e in entries],
+        key_mode="mapped",
+    )
+    configure_logging(settings.log_level, settings.log_format)
+    sandbox = create_sandbox(SandboxConfig(seed=args.seed, rate_limit_per_minute=rate))
+    print(
+        f"homerun-bridge demo: bridge on http://{settings.host}:{settings.port}/v1 "
+        f"(v1 keys demo-v1-key, demo-v1-readonly), sandbox API v2 on "
+        f"http://127.0.0.1:{args.sandbox_port}/v2\n"
+        f"  try: curl -u demo-v1-key: http://{settings.host}:{settings.port}/v1/jobs",
+        file=sys.stderr,
+    )
+    asyncio.run(
+        _serve_until_stopped(
+            (sandbox, "127.0.0.1", args.sandbox_port),
+            (create_app(settings, keys), settings.host, settings.port),
+        )
+    )
+    return 0
+
+
+def _cmd_hash_key(args: argparse.Namespace) -> int:
+    key = args.key if args.key is not None else getpass.getpass("v1 key: ")
+    if not key:
+        print("hash-key: the key is empty", file=sys.stderr)
+        return 2
+    print(hash_key(key))
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    settings, keys = _load(args.config)
+    print(
+        f"configuration OK: {len(keys.labels)} key(s) ({', '.join(keys.labels) or 'passthrough'}), "
+        f"upstream {settings.upstream_url}, store {settings.store_url.split('@')[-1]}"
+    )
+    return 0
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox.cli import run
+
+    run(args)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="homerun-bridge",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the bridge")
+    serve.add_argument("--config", type=Path, help="TOML configuration file")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_cmd_serve)
+
+    demo = commands.add_parser("demo", help="run the bridge in front of an embedded sandbox")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--sandbox-port", type=int, default=8081)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--sandbox-rate-limit", default="60", help="requests/min, or off")
+    demo.set_defaults(func=_cmd_demo)
+
+    from sandbox.cli import add_arguments
+
+    sandbox = commands.add_parser("sandbox", help="run the API v2 simulator")
+    add_arguments(sandbox)
+    sandbox.set_defaults(func=_cmd_sandbox)
+
+    hasher = commands.add_parser("hash-key", help="print the SHA-256 digest of a v1 key")
+    hasher.add_argument("key", nargs="?", help="the v1 key (prompted for when left out)")
+    hasher.set_defaults(func=_cmd_hash_key)
+
+    check = commands.add_parser("check-config", help="validate a configuration and exit")
+    check.add_argument("--config", type=Path)
+    check.set_defaults(func=_cmd_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"homerun-bridge: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""Settings: declared with types, validated once at start-up.
+
+Sources, strongest first: ``HOMERUN_BRIDGE_*`` environment variables, then a TOML
+file (``--config`` or ``HOMERUN_BRIDGE_CONFIG``), then defaults. A bad setting is a
+clear message naming the field at start-up (:class:`ConfigError`), never a crash at
+the first request. v2 keys are never written in the file: each key-map entry names
+the environment variable or the file that holds its v2 key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names it."""
+
+
+class KeyEntry(BaseModel):
+    """One integration: its v1 key (as a SHA-256 digest) and where its v2 key lives."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=64, description="Name of the integration.")
+    v1_key_sha256: str = Field(description="SHA-256 hex digest of the v1 key (hash-key).")
+    v2_key_env: str | None = Field(None, description="Environment variable holding the v2 key.")
+    v2_key_file: Path | None = Field(None, description="File holding the v2 key.")
+
+    @field_validator("v1_key_sha256")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not _SHA256_HEX.fullmatch(value):
+            raise ValueError("must be 64 hexadecimal characters (see `homerun-bridge hash-key`)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> KeyEntry:
+        if (self.v2_key_env is None) == (self.v2_key_file is None):
+            raise ValueError("give exactly one of v2_key_env or v2_key_file")
+        return self
+
+
+class BridgeSettings(BaseSettings):
+    """Everything an operator can set."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOMERUN_BRIDGE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port to listen on.")
+    upstream_url: str = Field(
+        "https://api.homerun.co/v2", description="Base URL of Homerun API v2."
+    )
+    upstream_timeout_seconds: float = Field(
+        15.0, gt=0, le=300, description="Time an upstream call may take before a v1 504."
+    )
+    upstream_connections: int = Field(
+        32, ge=1, le=1000, description="Open connections kept to API v2."
+    )
+    key_mode: Literal["mapped", "passthrough"] = Field(
+        "mapped",
+        description="mapped: v1 keys resolve through `keys`; passthrough: the v1 key is "
+        "sent to v2 as the Bearer key unchanged.",
+    )
+    keys: list[KeyEntry] = Field(default_factory=list, description="The key map.")
+    sunset: datetime | None = Field(
+        None, description="The bridge's own retirement date, sent as the Sunset header."
+    )
+    store_url: str = Field(
+        "memory://", description="memory:// (one process) or redis://host:port/db."
+    )
+    draft_ttl_seconds: int = Field(
+        30 * 24 * 3600, ge=60, description="How long a candidate draft is kept."
+    )
+    readiness_key_label: str | None = Field(
+        None, description="Key-map label whose v2 key /readyz pings with (default: first)."
+    )
+    default_note_author: str = Field(
+        "API v1", min_length=1, description="v2 display_name for notes sent without a name."
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest non-upload request body accepted."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: console on a terminal, JSON otherwise."
+    )
+
+    @field_validator("upstream_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> BridgeSettings:
+        labels = [k.label for k in self.keys]
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate key label(s): {', '.join(duplicates)}")
+        digests = [k.v1_key_sha256 for k in self.keys]
+        if len(set(digests)) != len(digests):
+            raise ValueError("two key-map entries have the same v1_key_sha256")
+        return self
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "settings"
+        lines.append(f"{where}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(
+    config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> BridgeSettings:
+    """Settings from ``overrides``, then the environment, then the TOML file, then defaults."""
+    env_path = os.environ.get("HOMERUN_BRIDGE_CONFIG")
+    path = config_file or (Path(env_path) if env_path else None)
+    if path is not None:
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: cannot read it ({exc.strerror})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: not valid TOML ({exc})") from exc
+
+    class _Loaded(BridgeSettings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            if path is None:
+                return (init_settings, env_settings)
+            return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path))
+
+    try:
+        return _Loaded(**dict(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc

@@ -1,0 +1,62 @@
+"""Logging with structlog: one JSON object per line, or a console view on a terminal.
+
+Secrets never reach a line: a processor drops any value under a key that names a
+secret (authorization, key, token, password) and masks anything that looks like an
+``Authorization`` header value, whatever the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, Final
+
+import structlog
+
+_SECRET_KEYS: Final = re.compile(
+    r"(authorization|api[_-]?key|v[12]_key|token|password|secret)", re.IGNORECASE
+)
+_SECRET_VALUES: Final = re.compile(r"\b(Basic|Bearer)\s+\S+", re.IGNORECASE)
+_LEVELS: Final = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def redact_secrets(
+    logger: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in list(event):
+        if key == "key_label":
+            continue
+        if _SECRET_KEYS.search(key):
+            event[key] = "[redacted]"
+        elif isinstance(event[key], str):
+            event[key] = _SECRET_VALUES.sub(r"\1 [redacted]", event[key])
+    return event
+
+
+def configure_logging(level: str = "info", fmt: str = "auto") -> None:
+    use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    # aiohttp's own access log duplicates ours.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

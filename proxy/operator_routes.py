@@ -1,0 +1,59 @@
+"""The operator surface outside ``/v1``: health, readiness, the v1 OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+from http import HTTPStatus
+
+from aiohttp import web
+
+from mappings.plan import V2Request
+from proxy.app import BRIDGE, json_response
+from proxy.context import context_of
+from proxy.openapi import v1_openapi_document
+from proxy.store import StoreError
+
+READINESS_TIMEOUT_SECONDS = 5.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive and serving."""
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when API v2 answers ``GET /ping`` with a configured key and the store answers."""
+    bridge = request.app[BRIDGE]
+    checks: dict[str, str] = {}
+    label = bridge.settings.readiness_key_label or next(iter(bridge.keys.labels), None)
+    v2_key = bridge.keys.v2_key_for_label(label) if label else None
+    if v2_key is None:
+        checks["upstream"] = "skipped: no key configured to ping with"
+    else:
+        try:
+            response = await asyncio.wait_for(
+                bridge.upstream.send(context_of(request), v2_key, V2Request("GET", "/ping")),
+                READINESS_TIMEOUT_SECONDS,
+            )
+            checks["upstream"] = (
+                "ok" if response.status == HTTPStatus.OK else f"ping answered {response.status}"
+            )
+        except Exception as exc:  # any failure means "not ready", with the reason shown
+            checks["upstream"] = f"unreachable: {getattr(exc, 'message', exc.__class__.__name__)}"
+    try:
+        checks["store"] = "ok" if await bridge.store.ping() else "not answering"
+    except StoreError as exc:
+        checks["store"] = f"not answering: {exc}"
+    ready = all(v == "ok" or v.startswith("skipped") for v in checks.values())
+    status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
+    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, status)
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return json_response(v1_openapi_document())
+
+
+def register(router: web.UrlDispatcher) -> None:
+    router.add_get("/healthz", healthz)
+    router.add_get("/readyz", readyz)
+    router.add_get("/v1/openapi.json", openapi_json)

@@ -1,0 +1,449 @@
+"""The v1 face: one short handler per endpoint of the contract's table (§7).
+
+Each handler reads like the data flow: parse and check the v1 request, plan the v2
+calls with ``mappings``, perform them, translate the answers, respond.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+from typing import Any, Final, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from mappings import applications, candidates, files, jobs, notes
+from mappings.errors import ParamError, V1Error, V1ValidationError
+from mappings.forms import expand_values
+from mappings.ids import application_id_for_candidate, is_valid_path_id, new_draft_candidate_id
+from mappings.pagination import (
+    PageCall,
+    Window,
+    envelope,
+    parse_window,
+    plan_page_window,
+    slice_window,
+)
+from mappings.plan import V2Request
+from mappings.v2_models import (
+    ApplicationPage,
+    JobApplication,
+    OneApplication,
+    OneFile,
+    OneNote,
+    OneVacancy,
+    Page,
+    Vacancy,
+    VacancyPage,
+)
+from proxy.app import BRIDGE, Bridge, json_response
+from proxy.body import read_v1_body
+from proxy.context import RequestContext, context_of
+from proxy.uploads import open_upload
+from proxy.upstream import decode, error_for, gather_all
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+UPDATE_METHODS: Final = ("PUT", "POST", "PATCH")
+
+
+# --- the shared steps -------------------------------------------------------------
+
+
+def _path_id(request: web.Request, name: str, what: str) -> str:
+    value = request.match_info[name]
+    if not is_valid_path_id(value):
+        raise V1Error(HTTPStatus.NOT_FOUND, f"No such {what}")
+    return value
+
+
+def _query(request: web.Request) -> list[tuple[str, str]]:
+    return list(request.query.items())
+
+
+async def _fetch(
+    request: web.Request,
+    call: V2Request,
+    model: type[M],
+    *,
+    not_found: str = "Not found",
+    **send: Any,
+) -> M:
+    """Perform one planned call; a v2 error becomes the v1 error it means."""
+    bridge, ctx = request.app[BRIDGE], context_of(request)
+    assert ctx.principal is not None
+    response = await bridge.upstream.send(ctx, ctx.principal.v2_key, call, **send)
+    if 200 <= response.status < 300:
+        return decode(model, response)
+    if response.status == HTTPStatus.UNAUTHORIZED:
+        _log_rejected_key(ctx)
+    raise error_for(response, call, not_found)
+
+
+def _log_rejected_key(ctx: RequestContext) -> None:
+    import structlog
+
+    structlog.get_logger("homerun_bridge.keys").error(
+        "upstream.key_rejected",
+        key_label=ctx.label,
+        hint="API v2 answered 401: the v2 key of this integration was revoked or expired",
+    )
+
+
+async def _fetch_window(
+    request: web.Request,
+    window: Window,
+    plan_call: Callable[[PageCall], V2Request],
+    model: type[Page[T]],
+) -> tuple[list[T], int]:
+    """The window's items, with the fewest v2 page calls (concurrent when two)."""
+    calls = plan_page_window(window)
+    pages: list[Page[T]] = await gather_all(
+        *(_fetch(request, plan_call(call), model) for call in calls)
+    )
+    items = slice_window(window, calls, [page.data for page in pages])
+    return items, pages[0].meta.total
+
+
+async def _vacancy_or_none(request: web.Request, vacancy_id: str | None) -> Vacancy | None:
+    """The job to embed after a write. The write already happened: a failure here must
+    not turn its success into an error, so the job is then shown by id only."""
+    if vacancy_id is None:
+        return None
+    try:
+        return (await _fetch(request, jobs.get_vacancy_request(vacancy_id), OneVacancy)).data
+    except V1Error:
+        return None
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _listed(window: Window, items: Sequence[Any]) -> web.Response:
+    """A list the bridge holds whole (notes, files), cut to the v1 window."""
+    chosen = list(items[window.offset : window.offset + window.limit])
+    return json_response(envelope(window, chosen, len(items)))
+
+
+# --- jobs ---------------------------------------------------------------------------
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    query = _query(request)
+    window = parse_window(query)
+    status = jobs.v2_status_filter(query)
+    vacancies, total = await _fetch_window(
+        request, window, lambda call: jobs.list_vacancies_request(call, status), VacancyPage
+    )
+    return json_response(envelope(window, [jobs.vacancy_to_job(v) for v in vacancies], total))
+
+
+async def get_job(request: web.Request) -> web.Response:
+    job_id = _path_id(request, "id", "job")
+    found = await _fetch(
+        request, jobs.get_vacancy_request(job_id), OneVacancy, not_found=f"No such job: {job_id}"
+    )
+    return json_response(jobs.vacancy_to_job(found.data))
+
+
+# --- candidates -----------------------------------------------------------------------
+
+
+async def list_candidates(request: web.Request) -> web.Response:
+    window = parse_window(_query(request))
+    no_filters = applications.ApplicationFilters()
+    found, total = await _fetch_window(
+        request,
+        window,
+        lambda call: applications.list_applications_request(call, no_filters, embed=False),
+        ApplicationPage,
+    )
+    return json_response(
+        envelope(window, [candidates.application_to_candidate(a) for a in found], total)
+    )
+
+
+async def get_candidate(request: web.Request) -> web.Response:
+    candidate_id = _path_id(request, "id", "candidate")
+    draft = await request.app[BRIDGE].drafts.get(candidate_id)
+    if draft is not None:
+        return json_response(draft)
+    application = await _application_of_candidate(request, candidate_id, with_vacancy=False)
+    return json_response(candidates.application_to_candidate(application))
+
+
+async def create_candidate(request: web.Request) -> web.Response:
+    body = await read_v1_body(request)
+    draft = candidates.draft_candidate(body, new_draft_candidate_id(), _now())
+    await request.app[BRIDGE].drafts.put(draft)
+    return json_response(draft, HTTPStatus.CREATED)
+
+
+async def _application_id_of_candidate(bridge: Bridge, candidate_id: str) -> str:
+    draft = await bridge.drafts.get(candidate_id)
+    if draft is not None:
+        if not draft["applications"]:
+            raise V1Error(
+                HTTPStatus.NOT_FOUND,
+                f"Candidate {candidate_id} has no application yet; create one first",
+            )
+        return str(draft["applications"][0])
+    application_id = application_id_for_candidate(candidate_id)
+    if application_id is None:
+        raise V1Error(HTTPStatus.NOT_FOUND, f"No such candidate: {candidate_id}")
+    return application_id
+
+
+async def _application_of_candidate(
+    request: web.Request, candidate_id: str, *, with_vacancy: bool
+) -> JobApplication:
+    application_id = await _application_id_of_candidate(request.app[BRIDGE], candidate_id)
+    found = await _fetch(
+        request,
+        applications.get_application_request(application_id, with_vacancy=with_vacancy),
+        OneApplication,
+        not_found=f"No such candidate: {candidate_id}",
+    )
+    return found.data
+
+
+# --- applications -----------------------------------------------------------------------
+
+
+async def list_applications(request: web.Request) -> web.Response:
+    query = _query(request)
+    window = parse_window(query)
+    filters = applications.application_filters(query)
+    found, total = await _fetch_window(
+        request,
+        window,
+        lambda call: applications.list_applications_request(call, filters, embed=True),
+        ApplicationPage,
+    )
+    return json_response(
+        envelope(window, [applications.application_summary_to_v1(a) for a in found], total)
+    )
+
+
+async def get_application(request: web.Request) -> web.Response:
+    application_id = _path_id(request, "id", "application")
+    with_notes = "notes" in expand_values(_query(request))
+    found = await _fetch(
+        request,
+        applications.get_application_request(application_id, with_notes=with_notes),
+        OneApplication,
+        not_found=f"No such application: {application_id}",
+    )
+    return json_response(
+        applications.application_to_v1(found.data, issued_at=_now(), with_notes=with_notes)
+    )
+
+
+async def _person_of_candidate(request: web.Request, candidate_id: str) -> dict[str, Any]:
+    """The flat v2 personal fields of a referenced candidate (a draft or an application)."""
+    draft = await request.app[BRIDGE].drafts.get(candidate_id)
+    if draft is not None:
+        return candidates.personal_fields_of_candidate(draft)
+    application_id = application_id_for_candidate(candidate_id)
+    if application_id is None:
+        raise V1ValidationError([ParamError("candidate", f"no such candidate: {candidate_id}")])
+    try:
+        found = await _fetch(
+            request,
+            applications.get_application_request(application_id, with_vacancy=False),
+            OneApplication,
+        )
+    except V1Error as exc:
+        if exc.status == HTTPStatus.NOT_FOUND:
+            raise V1ValidationError(
+                [ParamError("candidate", f"no such candidate: {candidate_id}")]
+            ) from None
+        raise
+    return candidates.personal_fields_of_application(found.data)
+
+
+async def create_application(request: web.Request) -> web.Response:
+    body = await read_v1_body(request)
+    reference = applications.candidate_reference(body)
+    person = await _person_of_candidate(request, reference) if reference else None
+    created = await _fetch(
+        request, applications.create_application_request(body, person), OneApplication
+    )
+    if reference is not None:
+        await request.app[BRIDGE].drafts.link(reference, created.data.id)
+    vacancy = await _vacancy_or_none(request, created.data.vacancy_id)
+    return json_response(
+        applications.application_to_v1(created.data, issued_at=_now(), vacancy=vacancy),
+        HTTPStatus.CREATED,
+    )
+
+
+async def update_application(request: web.Request) -> web.Response:
+    application_id = _path_id(request, "id", "application")
+    body = await read_v1_body(request)
+    call = applications.update_application_request(application_id, body)
+    if call is None:  # nothing v2 can change: answer the object as it is
+        return await get_application(request)
+    not_found = f"No such application: {application_id}"
+    try:
+        updated = await _fetch(request, call, OneApplication, not_found=not_found)
+    except V1Error as exc:
+        if (
+            exc.status == HTTPStatus.NOT_FOUND
+            and call.json
+            and ("stage" in call.json or "vacancy_id" in call.json)
+        ):
+            raise await _explain_patch_not_found(request, application_id, call) from exc
+        raise
+    vacancy = await _vacancy_or_none(request, updated.data.vacancy_id)
+    return json_response(
+        applications.application_to_v1(updated.data, issued_at=_now(), vacancy=vacancy)
+    )
+
+
+async def _explain_patch_not_found(
+    request: web.Request, application_id: str, call: V2Request
+) -> V1Error:
+    """v2 answers 404 alike for an unknown application, stage or job; one read tells
+    which, so the client learns which of its fields is wrong."""
+    await _fetch(
+        request,
+        applications.get_application_request(application_id, with_vacancy=False),
+        OneApplication,
+        not_found=f"No such application: {application_id}",
+    )
+    assert call.json is not None
+    if "stage" in call.json:
+        name = call.json["stage"]["name"]
+        return V1ValidationError(
+            [ParamError("stage", f"no stage named {name!r} in this application's job")]
+        )
+    return V1ValidationError([ParamError(call.v1_params.get("vacancy_id", "job"), "no such job")])
+
+
+# --- notes ------------------------------------------------------------------------------
+
+
+async def _list_notes(request: web.Request, application_id: str, what: str) -> web.Response:
+    window = parse_window(_query(request))
+    found = await _fetch(
+        request,
+        applications.get_application_request(application_id, with_vacancy=False, with_notes=True),
+        OneApplication,
+        not_found=f"No such {what}",
+    )
+    return _listed(window, notes.notes_to_v1(application_id, found.data.notes or []))
+
+
+async def _create_note(request: web.Request, application_id: str, what: str) -> web.Response:
+    body = await read_v1_body(request)
+    bridge = request.app[BRIDGE]
+    call = notes.create_note_request(application_id, body, bridge.settings.default_note_author)
+    created = await _fetch(request, call, OneNote, not_found=f"No such {what}")
+    return json_response(notes.note_to_v1(application_id, created.data), HTTPStatus.CREATED)
+
+
+async def application_notes(request: web.Request) -> web.Response:
+    application_id = _path_id(request, "id", "application")
+    if request.method == "GET":
+        return await _list_notes(request, application_id, "application")
+    return await _create_note(request, application_id, "application")
+
+
+async def candidate_notes(request: web.Request) -> web.Response:
+    candidate_id = _path_id(request, "id", "candidate")
+    application_id = await _application_id_of_candidate(request.app[BRIDGE], candidate_id)
+    if request.method == "GET":
+        return await _list_notes(request, application_id, "candidate")
+    return await _create_note(request, application_id, "candidate")
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+async def _list_files(request: web.Request, application_id: str, what: str) -> web.Response:
+    window = parse_window(_query(request))
+    found = await _fetch(
+        request,
+        applications.get_application_request(application_id, with_vacancy=False),
+        OneApplication,
+        not_found=f"No such {what}",
+    )
+    return _listed(window, files.files_to_v1(application_id, found.data.files or [], _now()))
+
+
+async def _upload_file(request: web.Request, application_id: str, what: str) -> web.Response:
+    upload = await open_upload(request)
+    try:
+        created = await _fetch(
+            request,
+            files.upload_request(application_id),
+            OneFile,
+            not_found=f"No such {what}",
+            data=upload.body(),
+            headers={"Content-Type": upload.content_type},
+        )
+    except V1Error:
+        if upload.failure is not None:
+            raise upload.failure from None
+        raise
+    return json_response(
+        files.file_to_v1(application_id, created.data, 0, _now()), HTTPStatus.CREATED
+    )
+
+
+async def application_files(request: web.Request) -> web.Response:
+    application_id = _path_id(request, "id", "application")
+    if request.method == "GET":
+        return await _list_files(request, application_id, "application")
+    return await _upload_file(request, application_id, "application")
+
+
+async def candidate_files(request: web.Request) -> web.Response:
+    candidate_id = _path_id(request, "id", "candidate")
+    application_id = await _application_id_of_candidate(request.app[BRIDGE], candidate_id)
+    if request.method == "GET":
+        return await _list_files(request, application_id, "candidate")
+    return await _upload_file(request, application_id, "candidate")
+
+
+async def delete_file(request: web.Request) -> web.Response:
+    _path_id(request, "id", "application")
+    _path_id(request, "file_id", "file")
+    raise V1Error(HTTPStatus.GONE, files.DELETE_GONE_MESSAGE)
+
+
+# --- the table ----------------------------------------------------------------------------
+
+ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Any]], ...]] = (
+    ("GET", "/v1/jobs", list_jobs),
+    ("GET", "/v1/jobs/{id}", get_job),
+    ("GET", "/v1/candidates", list_candidates),
+    ("POST", "/v1/candidates", create_candidate),
+    ("GET", "/v1/candidates/{id}", get_candidate),
+    ("GET", "/v1/candidates/{id}/notes", candidate_notes),
+    ("POST", "/v1/candidates/{id}/notes", candidate_notes),
+    ("GET", "/v1/candidates/{id}/files", candidate_files),
+    ("POST", "/v1/candidates/{id}/files", candidate_files),
+    ("GET", "/v1/applications", list_applications),
+    ("POST", "/v1/applications", create_application),
+    ("GET", "/v1/applications/{id}", get_application),
+    ("PUT", "/v1/applications/{id}", update_application),
+    ("POST", "/v1/applications/{id}", update_application),
+    ("PATCH", "/v1/applications/{id}", update_application),
+    ("GET", "/v1/applications/{id}/notes", application_notes),
+    ("POST", "/v1/applications/{id}/notes", application_notes),
+    ("GET", "/v1/applications/{id}/files", application_files),
+    ("POST", "/v1/applications/{id}/files", application_files),
+    ("DELETE", "/v1/applications/{id}/files/{file_id}", delete_file),
+)
+
+
+def register(router: web.UrlDispatcher) -> None:
+    """Every v1 route, with an optional trailing slash (``/v1/jobs/`` = ``/v1/jobs``)."""
+    for method, path, handler in ROUTES:
+        router.add_route(method, path + "{_slash:/?}", handler)
