@@ -19,10 +19,12 @@ import structlog
 from aiohttp import web
 
 from mappings.errors import V1Error, v1_error_body
+from proxy.cache import ReadEconomy
 from proxy.config import BridgeSettings
 from proxy.context import CONTEXT_KEY, RequestContext, context_of, request_id_for
 from proxy.drafts import DraftBook
 from proxy.keys import KeyMap, presented_key
+from proxy.ratelimit import Budget, UpstreamPacer
 from proxy.store import Store, open_store
 from proxy.upstream import UpstreamClient
 
@@ -168,10 +170,20 @@ def create_app(
         middlewares=[v1_envelope_middleware, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
-    upstream = UpstreamClient(
-        settings.upstream_url, settings.upstream_timeout_seconds, settings.upstream_connections
-    )
     shared_store = store if store is not None else open_store(settings.store_url)
+    budget = (
+        Budget(settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
+        if settings.rate_limit_per_minute
+        else None
+    )
+    upstream = UpstreamClient(
+        settings.upstream_url,
+        settings.upstream_timeout_seconds,
+        UpstreamPacer(shared_store, budget, settings.rate_limit_deadline_seconds),
+        ReadEconomy(shared_store, settings.cache_ttl_seconds),
+        connections=settings.upstream_connections,
+        retries=settings.upstream_retries,
+    )
     app[BRIDGE] = Bridge(
         settings=settings,
         keys=keys,

@@ -75,6 +75,21 @@ class BridgeSettings(BaseSettings):
     upstream_connections: int = Field(
         32, ge=1, le=1000, description="Open connections kept to API v2."
     )
+    upstream_retries: int = Field(
+        2, ge=0, le=10, description="Retries of idempotent calls on 5xx, timeouts, drops."
+    )
+    rate_limit_per_minute: int = Field(
+        60, ge=0, description="API v2 budget per key and minute, shared by replicas; 0 = off."
+    )
+    rate_limit_burst: int = Field(
+        10, ge=1, description="Calls allowed back to back before pacing starts."
+    )
+    rate_limit_deadline_seconds: float = Field(
+        20.0, ge=0, description="Longest a request waits for budget before a v1 429."
+    )
+    cache_ttl_seconds: float = Field(
+        60.0, ge=0, description="How long vacancy reads are cached; 0 = off."
+    )
     key_mode: Literal["mapped", "passthrough"] = Field(
         "mapped",
         description="mapped: v1 keys resolve through `keys`; passthrough: the v1 key is "
@@ -110,6 +125,12 @@ class BridgeSettings(BaseSettings):
         if not re.match(r"https?://[^/\s]+", value):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _burst_within_budget(self) -> BridgeSettings:
+        if self.rate_limit_per_minute and self.rate_limit_burst > self.rate_limit_per_minute:
+            raise ValueError("rate_limit_burst cannot exceed rate_limit_per_minute")
+        return self
 
     @model_validator(mode="after")
     def _unique_labels(self) -> BridgeSettings:

@@ -13,7 +13,6 @@ from aiohttp import web
 from proxy.keys import Principal
 
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-CONTEXT_KEY: Final = "homerun_bridge.context"
 
 
 @dataclass(slots=True)
@@ -31,6 +30,9 @@ class RequestContext:
         return self.principal.label if self.principal else "-"
 
 
+CONTEXT_KEY: Final = web.RequestKey("homerun_bridge.context", RequestContext)
+
+
 def request_id_for(request: web.Request) -> str:
     """The client's ``X-Request-Id`` when it is a sane token, else a fresh one."""
     offered = request.headers.get("X-Request-Id", "")
@@ -42,5 +44,4 @@ def context_of(request: web.Request) -> RequestContext:
     if ctx is None:
         ctx = RequestContext(request_id_for(request))
         request[CONTEXT_KEY] = ctx
-    assert isinstance(ctx, RequestContext)
     return ctx

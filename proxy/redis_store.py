@@ -1,20 +1,50 @@
 """The Redis store: shared state for several bridge replicas.
 
 Every key is prefixed (``homerun-bridge:`` by default) so the bridge can share a Redis
-with other programs; every value written with a TTL expires on the server.
+with other programs, and every key it writes expires. The GCRA reservation runs as
+one Lua script on the server, with the server's clock, so replicas whose clocks
+disagree still share one schedule.
 """
 
 from __future__ import annotations
 
+import builtins
+import math
+from typing import Any
+
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from proxy.store import StoreError
+from proxy.store import Reservation, StoreError
+
+# KEYS[1]: the key's theoretical arrival time (ms). ARGV: interval_ms, burst, max_wait_ms.
+# Same arithmetic as proxy.store.gcra_reserve.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local wait = tat - (burst - 1) * interval - now
+if wait < 0 then wait = 0 end
+if wait > max_wait then return {0, wait} end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
+return {1, wait}
+"""
+_FOREVER_GUARD_SECONDS = 400 * 24 * 3600
+
+
+def _error(operation: str, exc: Exception) -> StoreError:
+    return StoreError(f"redis {operation} failed: {exc.__class__.__name__}")
 
 
 class RedisStore:
     def __init__(self, url: str, prefix: str = "homerun-bridge:") -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._client: Any = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._gcra = self._client.register_script(_GCRA)
         self.prefix = prefix
 
     def _key(self, key: str) -> str:
@@ -24,25 +54,85 @@ class RedisStore:
         try:
             value = await self._client.get(self._key(key))
         except RedisError as exc:
-            raise StoreError(f"redis get failed: {exc.__class__.__name__}") from exc
+            raise _error("get", exc) from exc
         if value is None or isinstance(value, bytes):
             return value
         return str(value).encode()
 
     async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
+        ttl = ttl_seconds or _FOREVER_GUARD_SECONDS
         try:
-            if ttl_seconds:
-                await self._client.set(self._key(key), value, px=max(1, int(ttl_seconds * 1000)))
-            else:
-                await self._client.set(self._key(key), value)
+            await self._client.set(self._key(key), value, px=max(1, int(ttl * 1000)))
         except RedisError as exc:
-            raise StoreError(f"redis set failed: {exc.__class__.__name__}") from exc
+            raise _error("set", exc) from exc
 
     async def delete(self, key: str) -> None:
         try:
             await self._client.delete(self._key(key))
         except RedisError as exc:
-            raise StoreError(f"redis delete failed: {exc.__class__.__name__}") from exc
+            raise _error("delete", exc) from exc
+
+    async def incr(self, key: str) -> int:
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(self._key(key))
+                pipe.expire(self._key(key), _FOREVER_GUARD_SECONDS)
+                value, _ = await pipe.execute()
+        except RedisError as exc:
+            raise _error("incr", exc) from exc
+        return int(value)
+
+    async def reserve(self, key: str, interval: float, burst: int, max_wait: float) -> Reservation:
+        try:
+            granted, wait_ms = await self._gcra(
+                keys=[self._key(key)],
+                args=[max(1, math.ceil(interval * 1000)), burst, int(max_wait * 1000)],
+            )
+        except RedisError as exc:
+            raise _error("reserve", exc) from exc
+        return Reservation(bool(int(granted)), int(wait_ms) / 1000)
+
+    async def hincr(self, key: str, fields: dict[str, int], ttl_seconds: float) -> None:
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for name, amount in fields.items():
+                    pipe.hincrby(self._key(key), name, amount)
+                pipe.expire(self._key(key), int(ttl_seconds))
+                await pipe.execute()
+        except RedisError as exc:
+            raise _error("hincrby", exc) from exc
+
+    async def hset(self, key: str, fields: dict[str, str], ttl_seconds: float) -> None:
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(self._key(key), mapping=fields)
+                pipe.expire(self._key(key), int(ttl_seconds))
+                await pipe.execute()
+        except RedisError as exc:
+            raise _error("hset", exc) from exc
+
+    async def hgetall(self, key: str) -> dict[str, str]:
+        try:
+            raw = await self._client.hgetall(self._key(key))
+        except RedisError as exc:
+            raise _error("hgetall", exc) from exc
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    async def sadd(self, key: str, member: str, ttl_seconds: float) -> None:
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.sadd(self._key(key), member)
+                pipe.expire(self._key(key), int(ttl_seconds))
+                await pipe.execute()
+        except RedisError as exc:
+            raise _error("sadd", exc) from exc
+
+    async def smembers(self, key: str) -> builtins.set[str]:
+        try:
+            raw = await self._client.smembers(self._key(key))
+        except RedisError as exc:
+            raise _error("smembers", exc) from exc
+        return {_text(m) for m in raw}
 
     async def ping(self) -> bool:
         try:
@@ -52,3 +142,7 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,19 +1,36 @@
 """The one place for state that replicas share: drafts, caches, budgets, usage counts.
 
 Two implementations behind one interface: :class:`MemoryStore` (the default, one
-process) and the Redis store (many replicas; ``store_url = redis://…``). Keys are
-namespaced by the caller's purpose (``draft:``, ``cache:``…) and by the store's
-prefix, and every value written with a TTL expires.
+process) and :class:`proxy.redis_store.RedisStore` (many replicas;
+``store_url = "redis://…"``). Keys are namespaced by purpose (``draft:``, ``cache:``,
+``gcra:``, ``usage:``) and, in Redis, by a prefix; every value written with a TTL
+expires.
+
+The rate-limit budget is a GCRA ("generic cell rate algorithm") reservation: each
+call atomically takes the next free slot of its key's schedule and learns how long
+to wait for it; a slot further away than the caller's deadline is not taken.
 """
 
 from __future__ import annotations
 
+import builtins
 import time
+from collections import defaultdict
+from dataclasses import dataclass
 from typing import Protocol
 
 
 class StoreError(Exception):
     """The store did not answer (the Redis server is down, say)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A GCRA answer: ``granted`` with ``wait`` seconds to sleep first, or refused with
+    ``wait`` = how long until a slot would be free."""
+
+    granted: bool
+    wait: float
 
 
 class Store(Protocol):
@@ -23,16 +40,47 @@ class Store(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def incr(self, key: str) -> int: ...
+
+    async def reserve(
+        self, key: str, interval: float, burst: int, max_wait: float
+    ) -> Reservation: ...
+
+    async def hincr(self, key: str, fields: dict[str, int], ttl_seconds: float) -> None: ...
+
+    async def hset(self, key: str, fields: dict[str, str], ttl_seconds: float) -> None: ...
+
+    async def hgetall(self, key: str) -> dict[str, str]: ...
+
+    async def sadd(self, key: str, member: str, ttl_seconds: float) -> None: ...
+
+    async def smembers(self, key: str) -> builtins.set[str]: ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
 
 
+def gcra_reserve(
+    tat: float, now: float, interval: float, burst: int, max_wait: float
+) -> tuple[Reservation, float]:
+    """One GCRA step: (answer, new theoretical arrival time). Shared by both stores
+    (the Redis Lua script is this function, line for line)."""
+    tat = max(tat, now)
+    wait = max(0.0, tat - (burst - 1) * interval - now)
+    if wait > max_wait:
+        return Reservation(False, wait), tat
+    return Reservation(True, wait), tat + interval
+
+
 class MemoryStore:
-    """A dict with expiry; enough for one process."""
+    """Dicts with expiry; enough for one process."""
 
     def __init__(self) -> None:
         self._values: dict[str, tuple[bytes, float | None]] = {}
+        self._hashes: dict[str, dict[str, str]] = defaultdict(dict)
+        self._sets: dict[str, set[str]] = defaultdict(set)
+        self._tat: dict[str, float] = {}
 
     def _live(self, key: str) -> tuple[bytes, float | None] | None:
         item = self._values.get(key)
@@ -54,6 +102,36 @@ class MemoryStore:
 
     async def delete(self, key: str) -> None:
         self._values.pop(key, None)
+
+    async def incr(self, key: str) -> int:
+        item = self._live(key)
+        value = int(item[0]) + 1 if item else 1
+        self._values[key] = (str(value).encode(), item[1] if item else None)
+        return value
+
+    async def reserve(self, key: str, interval: float, burst: int, max_wait: float) -> Reservation:
+        now = time.monotonic()
+        answer, self._tat[key] = gcra_reserve(
+            self._tat.get(key, now), now, interval, burst, max_wait
+        )
+        return answer
+
+    async def hincr(self, key: str, fields: dict[str, int], ttl_seconds: float) -> None:
+        target = self._hashes[key]
+        for name, amount in fields.items():
+            target[name] = str(int(target.get(name, "0")) + amount)
+
+    async def hset(self, key: str, fields: dict[str, str], ttl_seconds: float) -> None:
+        self._hashes[key].update(fields)
+
+    async def hgetall(self, key: str) -> dict[str, str]:
+        return dict(self._hashes.get(key, {}))
+
+    async def sadd(self, key: str, member: str, ttl_seconds: float) -> None:
+        self._sets[key].add(member)
+
+    async def smembers(self, key: str) -> builtins.set[str]:
+        return set(self._sets.get(key, set()))
 
     async def ping(self) -> bool:
         return True

@@ -1,11 +1,20 @@
 """The upstream client: performs the v2 calls that ``mappings`` planned.
 
-Errors it raises are v1 errors (``mappings.errors.V1Error``) already:
+Each call goes through: cache and coalescing (reads) -> the key's rate-limit slot ->
+the HTTP call, retried where that cannot duplicate a write. Errors it raises are v1
+errors (``mappings.errors.V1Error``) already:
 
     upstream unreachable / connection dropped  -> 502
     upstream slower than the configured timeout -> 504
-    upstream answered a body that is not v2     -> 502
-    upstream answered a v2 error                -> per ``v2_error_to_v1``
+    upstream answered a body that is not v2     -> 502 (``decode``)
+    upstream answered a v2 error                -> per ``v2_error_to_v1`` (``error_for``)
+    budget spent past the deadline              -> 429 with Retry-After
+
+Retries: a call that never reached upstream (connection refused) is retried whatever
+its method; a 429 is waited out (upstream refused it, so nothing happened) within the
+deadline; 5xx, timeouts and dropped connections are retried only for idempotent calls
+(GET, PATCH, DELETE) — never a POST that may have reached upstream, so no application,
+note or file is created twice. Backoff is capped exponential with full jitter.
 
 The base URL is the injection point: tests and the demo point it at the sandbox.
 """
@@ -13,39 +22,66 @@ The base URL is the injection point: tests and the demo point it at the sandbox.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
 
 import aiohttp
 import orjson
 import structlog
-from multidict import CIMultiDictProxy
 from pydantic import BaseModel, ValidationError
 
 from mappings.errors import V1Error, v2_error_to_v1
 from mappings.plan import V2Request
 from proxy import __version__
+from proxy.cache import ReadEconomy
 from proxy.context import RequestContext
+from proxy.ratelimit import UpstreamPacer, too_many_requests
+from proxy.upstream_response import UpstreamResponse
 
 M = TypeVar("M", bound=BaseModel)
 log = structlog.get_logger("homerun_bridge.upstream")
 
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+BACKOFF_BASE_SECONDS = 0.1
+BACKOFF_CAP_SECONDS = 2.0
 
-@dataclass(frozen=True, slots=True)
-class UpstreamResponse:
-    status: int
-    body: bytes
-    headers: CIMultiDictProxy[str]
+
+class _NotSent(Exception):
+    """The connection could not be opened: the request never reached upstream."""
+
+
+class _Lost(Exception):
+    """The request may have reached upstream, but no answer came back."""
+
+    def __init__(self, error: V1Error) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _backoff(attempt: int) -> float:
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
 
 
 class UpstreamClient:
     """One pooled HTTP client for API v2, owned by the app's cleanup context."""
 
-    def __init__(self, base_url: str, timeout_seconds: float, connections: int = 32) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout_seconds: float,
+        pacer: UpstreamPacer,
+        economy: ReadEconomy,
+        *,
+        connections: int = 32,
+        retries: int = 2,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
+        self.pacer = pacer
+        self.economy = economy
+        self.retries = retries
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
 
@@ -55,8 +91,6 @@ class UpstreamClient:
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
             headers={"User-Agent": f"homerun-bridge/{__version__}", "Accept": "application/json"},
-            json_serialize=lambda obj: orjson.dumps(obj).decode(),
-            auto_decompress=True,
         )
 
     async def close(self) -> None:
@@ -74,10 +108,88 @@ class UpstreamClient:
         v2_key: str,
         call: V2Request,
         *,
-        data: AsyncIterable[bytes] | bytes | None = None,
+        data: AsyncIterable[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
+        fresh: bool = False,
+        paced: bool = True,
     ) -> UpstreamResponse:
-        """Perform one v2 call and read its whole answer (v2 answers are small JSON)."""
+        """Perform one planned v2 call (through the cache when it is a read)."""
+
+        async def load() -> UpstreamResponse:
+            return await self._send_with_retries(ctx, v2_key, call, data, headers, paced)
+
+        if call.method == "GET":
+            response, shared = await self.economy.read(v2_key, call, load, fresh=fresh)
+            ctx.cache_hit = ctx.cache_hit or shared
+            return response
+        response = await load()
+        if response.status < 300:
+            await self.economy.invalidate(v2_key)
+        return response
+
+    async def _send_with_retries(
+        self,
+        ctx: RequestContext,
+        v2_key: str,
+        call: V2Request,
+        data: AsyncIterable[bytes] | None,
+        headers: Mapping[str, str] | None,
+        paced: bool,
+    ) -> UpstreamResponse:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.pacer.deadline_seconds
+        # A streamed body can be sent once only.
+        retries = 0 if data is not None else self.retries
+        attempt = 0
+        while True:
+            if paced:
+                ctx.rate_limit_wait += await self.pacer.acquire(v2_key, deadline - loop.time())
+            try:
+                response = await self._send_once(ctx, v2_key, call, data, headers)
+            except _NotSent as exc:
+                if attempt >= retries:
+                    raise V1Error(
+                        HTTPStatus.BAD_GATEWAY, "Homerun API v2 could not be reached"
+                    ) from exc
+            except _Lost as exc:
+                if not call.is_idempotent or attempt >= retries:
+                    if not call.is_idempotent:
+                        log.error(
+                            "upstream.write_outcome_unknown",
+                            request_id=ctx.request_id,
+                            key_label=ctx.label,
+                            method=call.method,
+                            path=call.path,
+                            hint="not retried: the write may have happened upstream",
+                        )
+                    raise exc.error from exc
+            else:
+                if response.status == HTTPStatus.TOO_MANY_REQUESTS:
+                    wait = _retry_after(response)
+                    if data is None and loop.time() + wait <= deadline:
+                        log.warning("upstream.rate_limited", path=call.path, retry_after=wait)
+                        ctx.rate_limit_wait += wait
+                        await asyncio.sleep(wait)
+                        continue
+                    raise too_many_requests(wait)
+                if not (
+                    response.status in RETRYABLE_STATUSES
+                    and call.is_idempotent
+                    and attempt < retries
+                ):
+                    return response
+            attempt += 1
+            await asyncio.sleep(_backoff(attempt))
+            log.info("upstream.retry", method=call.method, path=call.path, attempt=attempt)
+
+    async def _send_once(
+        self,
+        ctx: RequestContext,
+        v2_key: str,
+        call: V2Request,
+        data: AsyncIterable[bytes] | None,
+        headers: Mapping[str, str] | None,
+    ) -> UpstreamResponse:
         request_headers = {"Authorization": f"Bearer {v2_key}", "X-Request-Id": ctx.request_id}
         if headers:
             request_headers.update(headers)
@@ -86,29 +198,39 @@ class UpstreamClient:
             body = orjson.dumps(call.json)
             request_headers["Content-Type"] = "application/json"
         ctx.upstream_calls += 1
-        url = self.base_url + call.path
         try:
             async with self.session.request(
-                call.method, url, params=call.query, data=body, headers=request_headers
+                call.method,
+                self.base_url + call.path,
+                params=call.query,
+                data=body,
+                headers=request_headers,
             ) as response:
                 payload = await response.read()
                 result = UpstreamResponse(response.status, payload, response.headers)
+        except aiohttp.ClientConnectorError as exc:
+            log.warning("upstream.unreachable", method=call.method, path=call.path)
+            raise _NotSent() from exc
         except TimeoutError as exc:
             log.warning("upstream.timeout", method=call.method, path=call.path)
-            raise V1Error(
-                HTTPStatus.GATEWAY_TIMEOUT,
-                f"Homerun API v2 did not answer within {self.timeout_seconds:g} s",
+            raise _Lost(
+                V1Error(
+                    HTTPStatus.GATEWAY_TIMEOUT,
+                    f"Homerun API v2 did not answer within {self.timeout_seconds:g} s",
+                )
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             log.warning(
-                "upstream.unreachable",
+                "upstream.connection_lost",
                 method=call.method,
                 path=call.path,
                 error=exc.__class__.__name__,
             )
-            raise V1Error(
-                HTTPStatus.BAD_GATEWAY,
-                "Homerun API v2 could not be reached or dropped the connection",
+            raise _Lost(
+                V1Error(
+                    HTTPStatus.BAD_GATEWAY,
+                    "Homerun API v2 could not be reached or dropped the connection",
+                )
             ) from exc
         log.debug(
             "upstream.call",
@@ -118,6 +240,13 @@ class UpstreamClient:
             status=result.status,
         )
         return result
+
+
+def _retry_after(response: UpstreamResponse) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0
 
 
 def decode(model: type[M], response: UpstreamResponse) -> M:

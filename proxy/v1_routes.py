@@ -75,7 +75,8 @@ async def _fetch(
     """Perform one planned call; a v2 error becomes the v1 error it means."""
     bridge, ctx = request.app[BRIDGE], context_of(request)
     assert ctx.principal is not None
-    response = await bridge.upstream.send(ctx, ctx.principal.v2_key, call, **send)
+    fresh = "no-cache" in request.headers.get("Cache-Control", "").lower()
+    response = await bridge.upstream.send(ctx, ctx.principal.v2_key, call, fresh=fresh, **send)
     if 200 <= response.status < 300:
         return decode(model, response)
     if response.status == HTTPStatus.UNAUTHORIZED:
