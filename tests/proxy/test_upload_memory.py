@@ -12,9 +12,8 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -55,8 +54,8 @@ async def bridge_process(
         ),
         "UP_V2": "demo-v2-key",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "proxy", "serve"], env=env, stdout=subprocess.DEVNULL
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxy", "serve", env=env, stdout=subprocess.DEVNULL
     )
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as http:
@@ -72,7 +71,7 @@ async def bridge_process(
             raise AssertionError("the bridge did not start")
     yield base, process.pid
     process.terminate()
-    process.wait(timeout=15)
+    await asyncio.wait_for(process.wait(), 15)
 
 
 @pytest.mark.skipif(not PROC.exists(), reason="needs /proc to read peak memory")
