@@ -170,7 +170,9 @@ def create_app(
         middlewares=[v1_envelope_middleware, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
-    shared_store = store if store is not None else open_store(settings.store_url)
+    shared_store = (
+        store if store is not None else open_store(settings.store_url, settings.store_prefix)
+    )
     budget = (
         Budget(settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
         if settings.rate_limit_per_minute

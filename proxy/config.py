@@ -102,6 +102,9 @@ class BridgeSettings(BaseSettings):
     store_url: str = Field(
         "memory://", description="memory:// (one process) or redis://host:port/db."
     )
+    store_prefix: str = Field(
+        "homerun-bridge:", min_length=1, description="Prefix of every key in a shared Redis."
+    )
     draft_ttl_seconds: int = Field(
         30 * 24 * 3600, ge=60, description="How long a candidate draft is kept."
     )

@@ -140,12 +140,12 @@ class MemoryStore:
         self._values.clear()
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, prefix: str = "homerun-bridge:") -> Store:
     """``memory://`` or ``redis://…`` -> a store."""
     if url.startswith("memory:"):
         return MemoryStore()
     if url.startswith(("redis://", "rediss://", "unix://")):
         from proxy.redis_store import RedisStore
 
-        return RedisStore(url)
+        return RedisStore(url, prefix)
     raise ValueError(f"store_url: unsupported scheme in {url!r} (use memory:// or redis://)")

@@ -1,0 +1,102 @@
+"""Both stores behave alike; the Redis one against the real server, keys prefixed and expiring."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis
+
+from proxy.redis_store import RedisStore
+from proxy.store import MemoryStore, Store, StoreError
+from tests.redis_support import REDIS_URL, redis_test_prefix
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    async with redis_test_prefix() as prefix:
+        shared = RedisStore(REDIS_URL, prefix)
+        yield shared
+        await shared.close()
+
+
+async def test_values_expire(store: Store) -> None:
+    await store.set("draft:a", b"1", ttl_seconds=0.2)
+    await store.set("draft:b", b"2", ttl_seconds=30)
+    assert await store.get("draft:a") == b"1"
+    await asyncio.sleep(0.35)
+    assert await store.get("draft:a") is None
+    assert await store.get("draft:b") == b"2"
+    await store.delete("draft:b")
+    assert await store.get("draft:b") is None
+
+
+async def test_counters_hashes_and_sets(store: Store) -> None:
+    assert [await store.incr("gen:k") for _ in range(3)] == [1, 2, 3]
+    await store.hincr("usage:x", {"calls": 2, "errors": 1}, 60)
+    await store.hincr("usage:x", {"calls": 3}, 60)
+    await store.hset("usage:x", {"last_seen": "1700000000"}, 60)
+    assert await store.hgetall("usage:x") == {
+        "calls": "5",
+        "errors": "1",
+        "last_seen": "1700000000",
+    }
+    await store.sadd("labels", "careers", 60)
+    await store.sadd("labels", "hr-sync", 60)
+    await store.sadd("labels", "careers", 60)
+    assert await store.smembers("labels") == {"careers", "hr-sync"}
+    assert await store.ping()
+
+
+async def test_gcra_allows_the_burst_then_paces(store: Store) -> None:
+    interval, burst = 0.5, 3
+    answers = [await store.reserve("gcra:k", interval, burst, max_wait=10) for _ in range(5)]
+    assert all(a.granted for a in answers)
+    assert [a.wait == 0 for a in answers[:3]] == [True, True, True]
+    # The 4th and 5th calls get the next slots, one interval apart.
+    assert answers[3].wait == pytest.approx(0.5, abs=0.05)
+    assert answers[4].wait == pytest.approx(1.0, abs=0.05)
+    refused = await store.reserve("gcra:k", interval, burst, max_wait=0.2)
+    assert not refused.granted and refused.wait == pytest.approx(1.5, abs=0.05)
+    # A refused call takes no slot: the next one still waits about 1.5 s.
+    again = await store.reserve("gcra:k", interval, burst, max_wait=10)
+    assert again.granted and again.wait == pytest.approx(1.5, abs=0.05)
+
+
+async def test_redis_keys_are_prefixed_and_expire(redis_prefix: str) -> None:
+    shared = RedisStore(REDIS_URL, redis_prefix)
+    await shared.set("cache:x", b"v", 60)
+    await shared.incr("gen:x")
+    await shared.reserve("gcra:x", 1.0, 2, 10)
+    await shared.hincr("usage:x", {"calls": 1}, 60)
+    await shared.sadd("labels", "a", 60)
+    await shared.set("draft:no-ttl", b"v")
+    await shared.close()
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(match=redis_prefix + "*")]
+    assert len(keys) == 6
+    for key in keys:
+        assert await client.pttl(key) > 0, f"{key!r} would never expire"
+    await client.aclose()
+
+
+async def test_two_clients_share_one_schedule(redis_prefix: str) -> None:
+    first, second = RedisStore(REDIS_URL, redis_prefix), RedisStore(REDIS_URL, redis_prefix)
+    answers = []
+    for replica in (first, second, first, second):
+        answers.append(await replica.reserve("gcra:shared", 1.0, 2, max_wait=10))
+    assert [round(a.wait) for a in answers] == [0, 0, 1, 2]
+    await first.close()
+    await second.close()
+
+
+async def test_unreachable_redis_is_a_store_error() -> None:
+    dead = RedisStore("redis://127.0.0.1:1/0")
+    assert await dead.ping() is False
+    with pytest.raises(StoreError):
+        await dead.get("x")
+    await dead.close()
