@@ -6,29 +6,18 @@ be read from /proc without counting the sandbox or the test client.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from proxy.keys import hash_key
 from tests.conftest_sandbox import RunningSandbox
+from tests.proxy.processes import V1_KEY, spawn_bridge
 
 MB = 1024 * 1024
 PROC = Path("/proc")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def peak_rss_bytes(pid: int) -> int:
@@ -39,39 +28,9 @@ def peak_rss_bytes(pid: int) -> int:
 
 
 @pytest.fixture
-async def bridge_process(
-    sandbox_server: RunningSandbox,
-) -> AsyncIterator[tuple[str, int]]:
-    sandbox = sandbox_server
-    port = _free_port()
-    env = {
-        **os.environ,
-        "HOMERUN_BRIDGE_UPSTREAM_URL": sandbox.api_url,
-        "HOMERUN_BRIDGE_PORT": str(port),
-        "HOMERUN_BRIDGE_LOG_LEVEL": "warning",
-        "HOMERUN_BRIDGE_KEYS": json.dumps(
-            [{"label": "up", "v1_key_sha256": hash_key("k1"), "v2_key_env": "UP_V2"}]
-        ),
-        "UP_V2": "demo-v2-key",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxy", "serve", env=env, stdout=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as http:
-        for _ in range(100):
-            try:
-                async with http.get(base + "/healthz") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
-        else:
-            process.kill()
-            raise AssertionError("the bridge did not start")
-    yield base, process.pid
-    process.terminate()
-    await asyncio.wait_for(process.wait(), 15)
+async def bridge_process(sandbox_server: RunningSandbox) -> AsyncIterator[tuple[str, int]]:
+    async with spawn_bridge(sandbox_server.api_url) as bridge:
+        yield bridge.base, bridge.pid
 
 
 @pytest.mark.skipif(not PROC.exists(), reason="needs /proc to read peak memory")
@@ -79,7 +38,7 @@ async def test_20_mb_upload_keeps_peak_memory_flat(
     bridge_process: tuple[str, int], tmp_path: Path
 ) -> None:
     base, pid = bridge_process
-    auth = aiohttp.BasicAuth("k1", "")
+    auth = aiohttp.BasicAuth(V1_KEY, "")
     blob = tmp_path / "portfolio.bin"
     with blob.open("wb") as handle:
         for _ in range(20):
@@ -104,7 +63,7 @@ async def test_20_mb_upload_keeps_peak_memory_flat(
 @pytest.mark.skipif(not PROC.exists(), reason="needs /proc")
 async def test_26_mb_upload_is_413_before_it_completes(bridge_process: tuple[str, int]) -> None:
     base, _ = bridge_process
-    auth = aiohttp.BasicAuth("k1", "")
+    auth = aiohttp.BasicAuth(V1_KEY, "")
     sent = 0
 
     async def endless() -> AsyncIterator[bytes]:
