@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Any, Final, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from mappings import applications, candidates, files, jobs, notes
 from mappings.errors import ParamError, V1Error, V1ValidationError
@@ -41,6 +41,8 @@ from mappings.v2_models import (
 from proxy.app import BRIDGE, Bridge, json_response
 from proxy.body import read_v1_body
 from proxy.context import RequestContext, context_of
+from proxy.ratelimit import key_id
+from proxy.store import StoreError
 from proxy.uploads import open_upload
 from proxy.upstream import decode, error_for, gather_all
 
@@ -110,14 +112,30 @@ async def _fetch_window(
 
 
 async def _vacancy_or_none(request: web.Request, vacancy_id: str | None) -> Vacancy | None:
-    """The job to embed after a write. The write already happened: a failure here must
-    not turn its success into an error, so the job is then shown by id only."""
+    """The job to embed in the answer to a write.
+
+    The write already happened: a failure here must not turn its success into an error,
+    so the job is then shown by id only. The vacancy comes from the embed cache when it
+    was read within the cache TTL: writes do not refresh that cache, because the only
+    field a write changes there is the candidate count, so a burst of creates on one job
+    costs one v2 call each, not two.
+    """
     if vacancy_id is None:
         return None
+    bridge, ctx = request.app[BRIDGE], context_of(request)
+    assert ctx.principal is not None
+    ttl = bridge.settings.cache_ttl_seconds
+    cache_key = f"embed:{key_id(ctx.principal.v2_key)}:{vacancy_id}"
     try:
-        return (await _fetch(request, jobs.get_vacancy_request(vacancy_id), OneVacancy)).data
-    except V1Error:
+        if ttl and (cached := await bridge.store.get(cache_key)) is not None:
+            ctx.cache_hit = True
+            return Vacancy.model_validate_json(cached)
+        vacancy = (await _fetch(request, jobs.get_vacancy_request(vacancy_id), OneVacancy)).data
+        if ttl:
+            await bridge.store.set(cache_key, vacancy.model_dump_json().encode(), ttl)
+    except (V1Error, StoreError, ValidationError):
         return None
+    return vacancy
 
 
 def _now() -> int:
