@@ -66,6 +66,15 @@ class RedisStore:
         except RedisError as exc:
             raise _error("set", exc) from exc
 
+    async def set_many(self, items: dict[str, bytes], ttl_seconds: float) -> None:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, value in items.items():
+                    pipe.set(self._key(key), value, px=max(1, int(ttl_seconds * 1000)))
+                await pipe.execute()
+        except RedisError as exc:
+            raise _error("set", exc) from exc
+
     async def delete(self, key: str) -> None:
         try:
             await self._client.delete(self._key(key))

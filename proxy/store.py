@@ -38,6 +38,8 @@ class Store(Protocol):
 
     async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None: ...
 
+    async def set_many(self, items: dict[str, bytes], ttl_seconds: float) -> None: ...
+
     async def delete(self, key: str) -> None: ...
 
     async def incr(self, key: str) -> int: ...
@@ -99,6 +101,10 @@ class MemoryStore:
     async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
         expires = time.monotonic() + ttl_seconds if ttl_seconds else None
         self._values[key] = (value, expires)
+
+    async def set_many(self, items: dict[str, bytes], ttl_seconds: float) -> None:
+        for key, value in items.items():
+            await self.set(key, value, ttl_seconds)
 
     async def delete(self, key: str) -> None:
         self._values.pop(key, None)

@@ -6,6 +6,7 @@ calls with ``mappings``, perform them, translate the answers, respond.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
@@ -111,6 +112,22 @@ async def _fetch_window(
     return items, pages[0].meta.total
 
 
+def _embed_key(request: web.Request, vacancy_id: str) -> str:
+    principal = context_of(request).principal
+    assert principal is not None
+    return f"embed:{key_id(principal.v2_key)}:{vacancy_id}"
+
+
+async def _remember_vacancies(request: web.Request, vacancies: Sequence[Vacancy]) -> None:
+    """Vacancies just read from upstream serve as jobs to embed in later write answers."""
+    bridge, ctx = request.app[BRIDGE], context_of(request)
+    if not bridge.settings.cache_ttl_seconds or ctx.cache_hit or not vacancies:
+        return
+    items = {_embed_key(request, v.id): v.model_dump_json().encode() for v in vacancies}
+    with contextlib.suppress(StoreError):
+        await bridge.store.set_many(items, bridge.settings.cache_ttl_seconds)
+
+
 async def _vacancy_or_none(request: web.Request, vacancy_id: str | None) -> Vacancy | None:
     """The job to embed in the answer to a write.
 
@@ -123,16 +140,14 @@ async def _vacancy_or_none(request: web.Request, vacancy_id: str | None) -> Vaca
     if vacancy_id is None:
         return None
     bridge, ctx = request.app[BRIDGE], context_of(request)
-    assert ctx.principal is not None
-    ttl = bridge.settings.cache_ttl_seconds
-    cache_key = f"embed:{key_id(ctx.principal.v2_key)}:{vacancy_id}"
     try:
-        if ttl and (cached := await bridge.store.get(cache_key)) is not None:
-            ctx.cache_hit = True
-            return Vacancy.model_validate_json(cached)
+        if bridge.settings.cache_ttl_seconds:
+            cached = await bridge.store.get(_embed_key(request, vacancy_id))
+            if cached is not None:
+                ctx.cache_hit = True
+                return Vacancy.model_validate_json(cached)
         vacancy = (await _fetch(request, jobs.get_vacancy_request(vacancy_id), OneVacancy)).data
-        if ttl:
-            await bridge.store.set(cache_key, vacancy.model_dump_json().encode(), ttl)
+        await _remember_vacancies(request, [vacancy])
     except (V1Error, StoreError, ValidationError):
         return None
     return vacancy
@@ -158,6 +173,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     vacancies, total = await _fetch_window(
         request, window, lambda call: jobs.list_vacancies_request(call, status), VacancyPage
     )
+    await _remember_vacancies(request, vacancies)
     return json_response(envelope(window, [jobs.vacancy_to_job(v) for v in vacancies], total))
 
 
@@ -166,6 +182,7 @@ async def get_job(request: web.Request) -> web.Response:
     found = await _fetch(
         request, jobs.get_vacancy_request(job_id), OneVacancy, not_found=f"No such job: {job_id}"
     )
+    await _remember_vacancies(request, [found.data])
     return json_response(jobs.vacancy_to_job(found.data))
 
 
