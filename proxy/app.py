@@ -24,9 +24,11 @@ from proxy.config import BridgeSettings
 from proxy.context import CONTEXT_KEY, RequestContext, context_of, request_id_for
 from proxy.drafts import DraftBook
 from proxy.keys import KeyMap, presented_key
+from proxy.metrics import BridgeMetrics
 from proxy.ratelimit import Budget, UpstreamPacer
-from proxy.store import Store, open_store
+from proxy.store import Store, StoreError, open_store
 from proxy.upstream import UpstreamClient
+from proxy.usage import UsageBook
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -49,6 +51,8 @@ class Bridge:
     upstream: UpstreamClient
     store: Store
     drafts: DraftBook
+    metrics: BridgeMetrics
+    usage: UsageBook
 
 
 BRIDGE: Final = web.AppKey("bridge", Bridge)
@@ -89,6 +93,15 @@ async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.
         response = await handler(request)
     except V1Error as exc:
         response = error_response(exc)
+    except StoreError as exc:
+        request.app[BRIDGE].metrics.store_errors.labels("request").inc()
+        log.error("store.unavailable", request_id=ctx.request_id, error=str(exc))
+        response = json_response(
+            v1_error_body(
+                HTTPStatus.SERVICE_UNAVAILABLE, "The bridge's shared store is unavailable"
+            ),
+            HTTPStatus.SERVICE_UNAVAILABLE,
+        )
     except web.HTTPMethodNotAllowed as exc:
         response = json_response(
             v1_error_body(HTTPStatus.METHOD_NOT_ALLOWED, f"{request.method} is not allowed here"),
@@ -124,6 +137,8 @@ async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.
         if bridge.settings.sunset is not None:
             response.headers["Sunset"] = format_datetime(bridge.settings.sunset, usegmt=True)
         response.headers["X-Upstream-Calls"] = str(ctx.upstream_calls)
+    latency = time.perf_counter() - ctx.started
+    _observe(bridge, request, ctx, response.status, latency)
     log.info(
         "request",
         request_id=ctx.request_id,
@@ -131,12 +146,30 @@ async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.
         method=request.method,
         route=ctx.route,
         status=response.status,
-        latency_ms=round((time.perf_counter() - ctx.started) * 1000, 2),
+        latency_ms=round(latency * 1000, 2),
         upstream_calls=ctx.upstream_calls,
         cache_hit=ctx.cache_hit,
         rate_limit_wait_ms=round(ctx.rate_limit_wait * 1000, 1),
     )
     return response
+
+
+def _observe(
+    bridge: Bridge, request: web.Request, ctx: RequestContext, status: int, latency: float
+) -> None:
+    """Metrics for every request; usage counts for authenticated v1 routes."""
+    if not request.path.startswith("/v1"):
+        return
+    metrics = bridge.metrics
+    metrics.v1_requests.labels(request.method, ctx.route, str(status), ctx.label).inc()
+    metrics.v1_latency.labels(ctx.route).observe(latency)
+    if ctx.cache_hit:
+        metrics.cache_hits.inc()
+    if ctx.rate_limit_wait > 0:
+        metrics.rate_limit_waits.inc()
+        metrics.rate_limit_wait_seconds.inc(ctx.rate_limit_wait)
+    if ctx.principal is not None and ctx.route != "unmatched":
+        bridge.usage.record(ctx.label, f"{request.method} {ctx.route}", ctx.unknown_fields)
 
 
 @web.middleware
@@ -178,6 +211,7 @@ def create_app(
         if settings.rate_limit_per_minute
         else None
     )
+    metrics = BridgeMetrics()
     upstream = UpstreamClient(
         settings.upstream_url,
         settings.upstream_timeout_seconds,
@@ -185,13 +219,17 @@ def create_app(
         ReadEconomy(shared_store, settings.cache_ttl_seconds),
         connections=settings.upstream_connections,
         retries=settings.upstream_retries,
+        metrics=metrics,
     )
+    usage = UsageBook(shared_store)
     app[BRIDGE] = Bridge(
         settings=settings,
         keys=keys,
         upstream=upstream,
         store=shared_store,
         drafts=DraftBook(shared_store, settings.draft_ttl_seconds),
+        metrics=metrics,
+        usage=usage,
     )
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -201,6 +239,7 @@ def create_app(
         await shared_store.close()
 
     app.cleanup_ctx.append(resources)
+    app.cleanup_ctx.append(lambda _app: usage.run())
     v1_routes.register(app.router)
     operator_routes.register(app.router)
     return app

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import json
 import os
 import signal
 import sys
@@ -128,6 +129,31 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from proxy.store import open_store
+    from proxy.usage import migration_report, render_report
+
+    settings = load_settings(args.config)
+    if settings.store_url.startswith("memory:"):
+        print(
+            "report: the store is in memory (one process); point store_url at the Redis the "
+            "bridge uses, or ask a running bridge: GET /_bridge/report",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def read() -> dict[str, object]:
+        store = open_store(settings.store_url, settings.store_prefix)
+        try:
+            return await migration_report(store)
+        finally:
+            await store.close()
+
+    report = asyncio.run(read())
+    print(json.dumps(report, indent=2) if args.json else render_report(report))
+    return 0
+
+
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.cli import run
 
@@ -166,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     hasher = commands.add_parser("hash-key", help="print the SHA-256 digest of a v1 key")
     hasher.add_argument("key", nargs="?", help="the v1 key (prompted for when left out)")
     hasher.set_defaults(func=_cmd_hash_key)
+
+    report = commands.add_parser("report", help="which integration still uses which v1 call")
+    report.add_argument("--config", type=Path)
+    report.add_argument("--json", action="store_true", help="print JSON instead of text")
+    report.set_defaults(func=_cmd_report)
 
     check = commands.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("--config", type=Path)

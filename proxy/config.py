@@ -117,6 +117,9 @@ class BridgeSettings(BaseSettings):
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest non-upload request body accepted."
     )
+    admin_token_env: str | None = Field(
+        None, description="Environment variable holding the token for GET /_bridge/report."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info")
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console on a terminal, JSON otherwise."

@@ -24,6 +24,7 @@ class RequestContext:
     upstream_calls: int = 0
     cache_hit: bool = False
     rate_limit_wait: float = 0.0
+    unknown_fields: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import os
 from http import HTTPStatus
 
 from aiohttp import web
@@ -12,6 +14,7 @@ from proxy.app import BRIDGE, json_response
 from proxy.context import context_of
 from proxy.openapi import v1_openapi_document
 from proxy.store import StoreError
+from proxy.usage import migration_report
 
 READINESS_TIMEOUT_SECONDS = 5.0
 
@@ -49,6 +52,26 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"status": "ready" if ready else "not ready", "checks": checks}, status)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[BRIDGE].metrics.exposition()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
+async def report(request: web.Request) -> web.Response:
+    """The migration report, for operators holding the admin token."""
+    bridge = request.app[BRIDGE]
+    env = bridge.settings.admin_token_env
+    expected = os.environ.get(env, "") if env else ""
+    offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not expected or not hmac.compare_digest(offered.encode(), expected.encode()):
+        return json_response(
+            {"message": "The report needs the admin token as a Bearer token", "status": 401},
+            HTTPStatus.UNAUTHORIZED,
+        )
+    await bridge.usage.flush()
+    return json_response(await migration_report(bridge.store))
+
+
 async def openapi_json(request: web.Request) -> web.Response:
     return json_response(v1_openapi_document())
 
@@ -57,3 +80,5 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", readyz)
     router.add_get("/v1/openapi.json", openapi_json)
+    router.add_get("/metrics", metrics)
+    router.add_get("/_bridge/report", report)

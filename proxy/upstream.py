@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterable, Mapping
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from mappings.plan import V2Request
 from proxy import __version__
 from proxy.cache import ReadEconomy
 from proxy.context import RequestContext
+from proxy.metrics import BridgeMetrics, v2_endpoint
 from proxy.ratelimit import UpstreamPacer, too_many_requests
 from proxy.upstream_response import UpstreamResponse
 
@@ -76,7 +78,9 @@ class UpstreamClient:
         *,
         connections: int = 32,
         retries: int = 2,
+        metrics: BridgeMetrics | None = None,
     ) -> None:
+        self.metrics = metrics or BridgeMetrics()
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
         self.pacer = pacer
@@ -165,6 +169,7 @@ class UpstreamClient:
                     raise exc.error from exc
             else:
                 if response.status == HTTPStatus.TOO_MANY_REQUESTS:
+                    self.metrics.upstream_429.inc()
                     wait = _retry_after(response)
                     if data is None and loop.time() + wait <= deadline:
                         log.warning("upstream.rate_limited", path=call.path, retry_after=wait)
@@ -198,6 +203,9 @@ class UpstreamClient:
             body = orjson.dumps(call.json)
             request_headers["Content-Type"] = "application/json"
         ctx.upstream_calls += 1
+        endpoint = v2_endpoint(call.path)
+        started = time.perf_counter()
+        status = 0
         try:
             async with self.session.request(
                 call.method,
@@ -206,6 +214,7 @@ class UpstreamClient:
                 data=body,
                 headers=request_headers,
             ) as response:
+                status = response.status
                 payload = await response.read()
                 result = UpstreamResponse(response.status, payload, response.headers)
         except aiohttp.ClientConnectorError as exc:
@@ -232,6 +241,11 @@ class UpstreamClient:
                     "Homerun API v2 could not be reached or dropped the connection",
                 )
             ) from exc
+        finally:
+            self.metrics.v2_calls.labels(call.method, endpoint, str(status)).inc()
+            self.metrics.v2_latency.labels(call.method, endpoint).observe(
+                time.perf_counter() - started
+            )
         log.debug(
             "upstream.call",
             request_id=ctx.request_id,

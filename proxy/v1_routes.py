@@ -304,6 +304,7 @@ async def _person_of_candidate(request: web.Request, candidate_id: str) -> dict[
 
 async def create_application(request: web.Request) -> web.Response:
     body = await read_v1_body(request)
+    context_of(request).unknown_fields = applications.unknown_members(body)
     reference = applications.candidate_reference(body)
     person = await _person_of_candidate(request, reference) if reference else None
     created = await _fetch(
@@ -321,6 +322,7 @@ async def create_application(request: web.Request) -> web.Response:
 async def update_application(request: web.Request) -> web.Response:
     application_id = _path_id(request, "id", "application")
     body = await read_v1_body(request)
+    context_of(request).unknown_fields = applications.unknown_members(body)
     call = applications.update_application_request(application_id, body)
     if call is None:  # nothing v2 can change: answer the object as it is
         return await get_application(request)

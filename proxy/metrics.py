@@ -1,0 +1,91 @@
+"""Prometheus metrics (``GET /metrics``), one registry per app so tests stay independent."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+_ID_SEGMENT: Final = re.compile(r"^/(job-applications|vacancies)/[^/]+")
+LATENCY_BUCKETS: Final = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+)
+
+
+def v2_endpoint(path: str) -> str:
+    """``/job-applications/ap_x/notes`` -> ``/job-applications/{id}/notes`` (bounded labels)."""
+    return _ID_SEGMENT.sub(lambda m: f"/{m.group(1)}/{{id}}", path)
+
+
+class BridgeMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.v1_requests = Counter(
+            "homerun_bridge_v1_requests",
+            "v1 requests answered, by route, status and integration",
+            ["method", "route", "status", "key_label"],
+            registry=self.registry,
+        )
+        self.v1_latency = Histogram(
+            "homerun_bridge_v1_request_seconds",
+            "Time to answer a v1 request",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.v2_calls = Counter(
+            "homerun_bridge_v2_calls",
+            "Calls made to API v2, by endpoint and status (0 = no answer)",
+            ["method", "endpoint", "status"],
+            registry=self.registry,
+        )
+        self.v2_latency = Histogram(
+            "homerun_bridge_v2_call_seconds",
+            "Duration of calls to API v2",
+            ["method", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.cache_hits = Counter(
+            "homerun_bridge_cache_hits",
+            "v1 requests served (at least partly) from the cache or a shared call",
+            registry=self.registry,
+        )
+        self.rate_limit_waits = Counter(
+            "homerun_bridge_rate_limit_waits",
+            "v1 requests that waited for API v2 budget",
+            registry=self.registry,
+        )
+        self.rate_limit_wait_seconds = Counter(
+            "homerun_bridge_rate_limit_wait_seconds",
+            "Total time spent waiting for API v2 budget",
+            registry=self.registry,
+        )
+        self.upstream_429 = Counter(
+            "homerun_bridge_upstream_429",
+            "429 answers received from API v2",
+            registry=self.registry,
+        )
+        self.store_errors = Counter(
+            "homerun_bridge_store_errors",
+            "Store (Redis) operations that failed",
+            ["operation"],
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
