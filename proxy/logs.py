@@ -40,6 +40,22 @@ def redact_secrets(
     return event
 
 
+class _StdoutLogger:
+    """Writes each line to the current ``sys.stdout``; a failing write never fails a request."""
+
+    def msg(self, message: str) -> None:
+        try:
+            print(message, file=sys.stdout, flush=True)
+        except (OSError, ValueError):
+            pass
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _stdout_logger(*_args: Any) -> _StdoutLogger:
+    return _StdoutLogger()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
     renderer: Any = (
@@ -55,7 +71,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=_stdout_logger,
         cache_logger_on_first_use=False,
     )
     # aiohttp's own access log duplicates ours.
