@@ -7,7 +7,10 @@ A v2 timestamp without an offset is read as UTC. ``None`` stays ``None``.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
 
 
 def to_unix_seconds(value: datetime | None) -> int | None:
@@ -16,7 +19,8 @@ def to_unix_seconds(value: datetime | None) -> int | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() // 1)
+    # Integer arithmetic: a float timestamp rounds x.999999 up to the next second.
+    return (value - _EPOCH) // _SECOND
 
 
 def parse_rfc3339(text: str) -> datetime:

@@ -13,6 +13,7 @@ the client sent (``candidate[first_name]``, ``content[x]``, ``job``), never v2's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -100,8 +101,18 @@ def _v2_details(body: Any) -> list[tuple[str, str]]:
 
 
 def _reworded(message: str, v2_param: str, v1_param: str) -> str:
-    """v2 messages repeat the v2 field name; a v1 client should read its own name."""
-    return message.replace(v2_param, v1_param) if v2_param and v2_param != v1_param else message
+    """v2 messages repeat the v2 field name; a v1 client should read its own name.
+
+    The name comes as sent (``first_name``) or as Laravel's label (``first name``). Only
+    the first whole-word mention is the field's name: in "The email field must be a valid
+    email address." the second ``email`` is an ordinary word.
+    """
+    if not v2_param or v2_param == v1_param:
+        return message
+    spellings = dict.fromkeys((v2_param, v2_param.replace("_", " ")))
+    alternatives = "|".join(re.escape(spelling) for spelling in spellings)
+    mention = re.compile(rf"(?<![\w.])(?:{alternatives})(?!\w)")
+    return mention.sub(lambda _: v1_param, message, count=1)
 
 
 def v2_error_to_v1(

@@ -12,7 +12,6 @@ Changes from v1 to v2, each undone here:
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable
 from html.parser import HTMLParser
@@ -36,6 +35,13 @@ SEO_DESCRIPTION_LENGTH: Final = 160
 _WHITESPACE: Final = re.compile(r"\s+")
 
 
+# Tags that end a line or a block; inline tags (a, em, strong…) sit inside words and sentences.
+_BLOCK_TAGS: Final = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5"
+    " h6 header hr li main nav ol p pre section table td th tr ul".split()
+)
+
+
 class _TextExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -46,9 +52,12 @@ class _TextExtractor(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # Block tags separate words that would otherwise run together.
-        self.parts.append(" ")
+        if tag in _BLOCK_TAGS:
+            self.parts.append(" ")
 
-    handle_endtag = handle_starttag  # type: ignore[assignment]
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append(" ")
 
 
 def plain_text(markup: str) -> str:
@@ -58,7 +67,9 @@ def plain_text(markup: str) -> str:
     extractor = _TextExtractor()
     extractor.feed(markup)
     extractor.close()
-    return _WHITESPACE.sub(" ", html.unescape("".join(extractor.parts))).strip()
+    # The parser already turned character references into text: unescaping again would
+    # make a literal "&lt;" (written "&amp;lt;") into "<".
+    return _WHITESPACE.sub(" ", "".join(extractor.parts)).strip()
 
 
 def _include_query() -> tuple[tuple[str, str], ...]:
