@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check proxy mappings sandbox tests bench
 	$(BIN)/ruff format --check proxy mappings sandbox tests bench
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
 
 types: $(STAMP)
 	$(BIN)/mypy
