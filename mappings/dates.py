@@ -7,10 +7,13 @@ A v2 timestamp without an offset is read as UTC. ``None`` stays ``None``.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Final
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SECOND = timedelta(seconds=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND: Final = timedelta(seconds=1)
+_CALENDAR_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def to_unix_seconds(value: datetime | None) -> int | None:
@@ -39,7 +42,8 @@ def unix_to_iso(seconds: int) -> str:
 
 def is_calendar_date(text: str) -> bool:
     """True for a real ``YYYY-MM-DD`` date (date-only fields stay in this form in v1)."""
-    if len(text) != 10:
+    # fromisoformat also takes other ISO forms of ten characters, such as "1990-W15-4".
+    if _CALENDAR_DATE.fullmatch(text) is None:
         return False
     try:
         date.fromisoformat(text)
