@@ -20,7 +20,7 @@ from aiohttp import web
 
 from mappings.errors import V1Error, v1_error_body
 from proxy.cache import ReadEconomy
-from proxy.config import BridgeSettings
+from proxy.config import BridgeSettings, ConfigError
 from proxy.context import CONTEXT_KEY, RequestContext, context_of, request_id_for
 from proxy.drafts import DraftBook
 from proxy.keys import KeyMap, presented_key
@@ -191,6 +191,24 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         )
     context_of(request).principal = principal
     return await handler(request)
+
+
+def reload_key_map(app: web.Application, load: Callable[[], KeyMap]) -> bool:
+    """SIGHUP: read the configuration again and swap in its key map, atomically.
+
+    Only the key map changes (listening address, upstream and store need a restart).
+    A configuration that does not load is refused and the running key map is kept.
+    Requests in flight finish with the principal they already resolved.
+    """
+    reload_log = structlog.get_logger("homerun_bridge.config")
+    try:
+        keys = load()
+    except ConfigError as exc:
+        reload_log.error("config.reload_refused", error=str(exc), kept=app[BRIDGE].keys.labels)
+        return False
+    app[BRIDGE].keys = keys
+    reload_log.info("config.reloaded", key_labels=keys.labels, mode=keys.mode)
+    return True
 
 
 def create_app(

@@ -18,11 +18,12 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from proxy.app import create_app
+from proxy.app import create_app, reload_key_map
 from proxy.config import BridgeSettings, ConfigError, KeyEntry, load_settings
 from proxy.keys import KeyMap, build_key_map, hash_key
 from proxy.logs import configure_logging
@@ -44,8 +45,11 @@ def _load(config: Path | None, **overrides: object) -> tuple[BridgeSettings, Key
     return settings, build_key_map(settings)
 
 
-async def _serve_until_stopped(*apps: tuple[web.Application, str, int]) -> None:
-    """Run apps until SIGINT/SIGTERM; then stop accepting and let in-flight requests finish."""
+async def _serve_until_stopped(
+    *apps: tuple[web.Application, str, int], on_hangup: Callable[[], object] | None = None
+) -> None:
+    """Run apps until SIGINT/SIGTERM; then stop accepting and let in-flight requests finish
+    (up to ``SHUTDOWN_GRACE_SECONDS``). SIGHUP calls ``on_hangup``."""
     runners = []
     for app, host, port in apps:
         runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
@@ -57,6 +61,9 @@ async def _serve_until_stopped(*apps: tuple[web.Application, str, int]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    if on_hangup is not None:
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGHUP, on_hangup)
     await stop.wait()
     for runner in reversed(runners):
         await runner.cleanup()
@@ -70,7 +77,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         f"-> {settings.upstream_url}",
         file=sys.stderr,
     )
-    asyncio.run(_serve_until_stopped((create_app(settings, keys), settings.host, settings.port)))
+    app = create_app(settings, keys)
+    asyncio.run(
+        _serve_until_stopped(
+            (app, settings.host, settings.port),
+            on_hangup=lambda: reload_key_map(app, lambda: _load(args.config)[1]),
+        )
+    )
     return 0
 
 
