@@ -52,7 +52,7 @@ def test_note_and_file_ids_are_the_golden_literals() -> None:
     assert file_id("ap_D3kCkoClbG6n6KlqD0ob", "case-study.pdf", 0) == "fi_6221dd4e1530fed8867b"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     application=st.from_regex(r"ap_[A-Za-z0-9]{20}", fullmatch=True),
     key=st.text(max_size=40),
@@ -99,7 +99,7 @@ def test_non_candidate_ids_name_no_application(value: str) -> None:
     assert application_id_for_candidate(value) is None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(suffix=st.from_regex(r"[A-Za-z0-9_-]{1,61}", fullmatch=True))
 def test_candidate_and_application_ids_round_trip(suffix: str) -> None:
     candidate = candidate_id_for_application("ap_" + suffix)
