@@ -222,8 +222,8 @@ def _content_to_v2(content: Any) -> tuple[dict[str, Any], dict[str, str]]:
     custom: dict[str, Any] = {}
     names: dict[str, str] = {}
     for key, value in content.items():
-        if value is None:
-            continue
+        if value is None or value == "":
+            continue  # like null: an empty form field clears nothing
         if key in CONTENT_FIELDS:
             if not isinstance(value, str):
                 raise V1ValidationError([ParamError(f"content[{key}]", "must be text")])

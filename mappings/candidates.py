@@ -60,6 +60,8 @@ def personal_fields_from_v1(
             errors.append(ParamError(name, "must be text"))
             continue
         text = str(value).strip()
+        if not text:
+            continue  # an empty form field means "no value", never "clear it"
         if field == "date_of_birth" and text and not is_calendar_date(text):
             errors.append(ParamError(name, "must be a date as YYYY-MM-DD"))
             continue

@@ -42,20 +42,31 @@ _BLOCK_TAGS: Final = frozenset(
 )
 
 
+_HIDDEN_TAGS: Final = frozenset({"script", "style"})
+# Lenient input: v2's own status words are understood too.
+_STATUS_ALIASES: Final = {"public": "public"}
+
+
 class _TextExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self._hidden = 0  # inside <script>/<style>: code, not words
 
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        if not self._hidden:
+            self.parts.append(data)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden += 1
         # Block tags separate words that would otherwise run together.
         if tag in _BLOCK_TAGS:
             self.parts.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN_TAGS and self._hidden:
+            self._hidden -= 1
         if tag in _BLOCK_TAGS:
             self.parts.append(" ")
 
@@ -86,11 +97,12 @@ def v2_status_filter(query: Iterable[tuple[str, str]]) -> str | None:
             word = word.strip().lower()
             if not word:
                 continue
-            if word not in V1_TO_V2_STATUS:
+            v2_word = V1_TO_V2_STATUS.get(word) or _STATUS_ALIASES.get(word)
+            if v2_word is None:
                 raise V1ValidationError(
                     [ParamError("status", "must be one of open, private, draft, closed")]
                 )
-            wanted.append(V1_TO_V2_STATUS[word])
+            wanted.append(v2_word)
     return ",".join(dict.fromkeys(wanted)) or None
 
 

@@ -10,6 +10,7 @@ Changes from v1 to v2, each undone here:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC
 from typing import Any, Final
 
 from mappings.dates import to_unix_seconds
@@ -22,9 +23,14 @@ from mappings.v2_models import Note
 DEFAULT_AUTHOR: Final = "API v1"
 
 
+def _stamp(note: Note) -> str:
+    """The creation instant in UTC: the same note keeps its id whatever offset v2 renders."""
+    return note.created_at.astimezone(UTC).isoformat() if note.created_at else ""
+
+
 def notes_to_v1(application_id: str, notes: Sequence[Note]) -> list[dict[str, Any]]:
     """v2 notes of one application, in order, as v1 note objects."""
-    stamps = [n.created_at.isoformat() if n.created_at else "" for n in notes]
+    stamps = [_stamp(n) for n in notes]
     return [
         note_to_v1(application_id, note, occurrence)
         for note, occurrence in zip(notes, occurrences(stamps), strict=True)
@@ -33,7 +39,7 @@ def notes_to_v1(application_id: str, notes: Sequence[Note]) -> list[dict[str, An
 
 def note_to_v1(application_id: str, note: Note, occurrence: int = 0) -> dict[str, Any]:
     """One v2 note as the v1 note: ``note`` -> ``body``, ``display_name`` -> ``name``."""
-    stamp = note.created_at.isoformat() if note.created_at else ""
+    stamp = _stamp(note)
     return {
         "id": note_id(application_id, stamp, occurrence),
         "body": note.note,
@@ -60,7 +66,7 @@ def create_note_request(
     payload: dict[str, Any] = {
         "note": text,
         "display_name": author.strip() if author and author.strip() else default_author,
-        "is_sensitive": coerce_bool(body.get("is_sensitive", False), "is_sensitive"),
+        "is_sensitive": coerce_bool(body.get("is_sensitive") or False, "is_sensitive"),
     }
     return V2Request(
         "POST",

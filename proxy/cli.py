@@ -167,6 +167,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_config_reference(args: argparse.Namespace) -> int:
+    from proxy.settings_doc import settings_reference
+
+    print(settings_reference())
+    return 0
+
+
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.cli import run
 
@@ -210,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--config", type=Path)
     report.add_argument("--json", action="store_true", help="print JSON instead of text")
     report.set_defaults(func=_cmd_report)
+
+    reference = commands.add_parser(
+        "config-reference", help="print every setting as a Markdown table"
+    )
+    reference.set_defaults(func=_cmd_config_reference)
 
     check = commands.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("--config", type=Path)

@@ -120,7 +120,9 @@ class BridgeSettings(BaseSettings):
     admin_token_env: str | None = Field(
         None, description="Environment variable holding the token for GET /_bridge/report."
     )
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="debug adds one line per upstream call."
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console on a terminal, JSON otherwise."
     )

@@ -156,11 +156,13 @@ ISSUED_AT = 1700000000
 # Stable ids of the notes and files above. v2 gives them none; the bridge hashes
 # (application id, created_at or name, occurrence). Computed once by hand:
 #   hashlib.blake2b("\x1f".join(parts).encode(), digest_size=10).hexdigest()
-# with parts = ("ap_D3kCkoClbG6n6KlqD0ob", <created_at isoformat | file name>, "<occurrence>").
+# with parts = ("ap_D3kCkoClbG6n6KlqD0ob", <created_at in UTC, isoformat | file name>,
+# "<occurrence>").
 # test_ids.py checks these literals against that formula.
 NOTE_TED_ID = "no_f77239c2ab0781da84a6"  # "2023-10-02T10:00:00+00:00", 0
 NOTE_MARIA_ID = "no_39b4748890416a64da84"  # "2023-10-02T10:00:00+00:00", 1
-NOTE_IMPORT_ID = "no_1cd4e7a415f542504816"  # "2023-10-04T12:00:00+02:00", 0
+# The instant is hashed in UTC, so an offset in v2's rendering does not change the id.
+NOTE_IMPORT_ID = "no_ed717e979ba490cc5e8c"  # "2023-10-04T10:00:00+00:00", 0
 FILE_CV_ID = "fi_608abb8771e9350a9764"  # "cv-sanne-de-vries.pdf", 0
 FILE_CASE_ID = "fi_6221dd4e1530fed8867b"  # "case-study.pdf", 0
 FILE_CV_AGAIN_ID = "fi_e63b944770f729db723c"  # "cv-sanne-de-vries.pdf", 1

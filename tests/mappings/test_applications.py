@@ -835,3 +835,15 @@ def test_get_application_files_only_needs_no_include() -> None:
     assert request == V2Request("GET", "/job-applications/ap_X", (), scopes=READ)
     assert request.is_idempotent
     assert request.cache_key == "GET /job-applications/ap_X?"
+
+
+def test_empty_form_fields_clear_nothing_on_update() -> None:
+    from mappings.applications import update_application_request
+
+    body = {
+        "candidate": {"city": "", "phone_number": "", "email": "new@example.com"},
+        "content": {"education": "", "hobby": ""},
+    }
+    call = update_application_request("ap_x", body)
+    assert call is not None
+    assert call.json == {"email": "new@example.com"}

@@ -33,7 +33,7 @@ def documented_hash_id(prefix: str, *parts: str) -> str:
     [
         (payloads.NOTE_TED_ID, "no_", ("2023-10-02T10:00:00+00:00", "0")),
         (payloads.NOTE_MARIA_ID, "no_", ("2023-10-02T10:00:00+00:00", "1")),
-        (payloads.NOTE_IMPORT_ID, "no_", ("2023-10-04T12:00:00+02:00", "0")),
+        (payloads.NOTE_IMPORT_ID, "no_", ("2023-10-04T10:00:00+00:00", "0")),
         (payloads.FILE_CV_ID, "fi_", ("cv-sanne-de-vries.pdf", "0")),
         (payloads.FILE_CASE_ID, "fi_", ("case-study.pdf", "0")),
         (payloads.FILE_CV_AGAIN_ID, "fi_", ("cv-sanne-de-vries.pdf", "1")),

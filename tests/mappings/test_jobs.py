@@ -314,3 +314,16 @@ def test_one_job_is_one_vacancy_with_the_includes() -> None:
         JOB_INCLUDES,
         scopes=("vacancies:read",),
     )
+
+
+def test_seo_description_skips_scripts_and_styles() -> None:
+    from mappings.jobs import plain_text
+
+    markup = "<style>p{color:red}</style><p>Join us</p><script>track('x')</script><p>today</p>"
+    assert plain_text(markup) == "Join us today"
+
+
+def test_status_accepts_v2_word_public_as_open() -> None:
+    from mappings.jobs import v2_status_filter
+
+    assert v2_status_filter([("status", "public,open")]) == "public"

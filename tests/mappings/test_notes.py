@@ -146,3 +146,22 @@ def test_create_note_rejects_bad_input_naming_the_parameter(
         "status": 400,
         "errors": [{"param": param, "message": message}],
     }
+
+
+def test_a_note_keeps_its_id_whatever_offset_v2_renders() -> None:
+    from mappings.notes import note_to_v1
+    from mappings.v2_models import Note
+
+    def rendered(stamp: str) -> str:
+        note = Note.model_validate({"note": "x", "created_at": stamp, "updated_at": stamp})
+        return str(note_to_v1("ap_D3kCkoClbG6n6KlqD0ob", note)["id"])
+
+    assert rendered("2023-10-04T12:00:00+02:00") == rendered("2023-10-04T10:00:00Z")
+    assert rendered("2023-10-04T10:00:00.000000Z") == "no_ed717e979ba490cc5e8c"
+
+
+def test_a_null_is_sensitive_means_not_sensitive() -> None:
+    from mappings.notes import create_note_request
+
+    call = create_note_request("ap_x", {"body": "Hi", "is_sensitive": None})
+    assert call.json == {"note": "Hi", "display_name": "API v1", "is_sensitive": False}
