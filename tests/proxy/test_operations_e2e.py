@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from proxy.app import BRIDGE
+from proxy.cli import main
 from proxy.logs import configure_logging
 from tests.proxy.conftest import FULL, READONLY, Harness
 
@@ -136,3 +140,36 @@ async def test_logs_are_json_and_never_carry_a_secret(
     for secret in [*secrets, "demo-v1-kex", encoded, encoded.split()[1]]:
         assert secret not in text, f"{secret!r} reached a log line"
     assert os.environ.get("TEST_V2_FULL") not in text
+
+
+async def test_report_command_reads_what_replicas_wrote_to_redis(
+    make_harness: Callable[..., Any],
+    redis_prefix: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    redis = {"store_url": "redis://127.0.0.1:6379/0", "store_prefix": redis_prefix}
+    first: Harness = await make_harness(**redis)
+    second: Harness = await make_harness(**redis)
+    async with await first.get("/v1/jobs", auth=FULL):
+        pass
+    async with await second.get("/v1/jobs", auth=FULL):
+        pass
+    async with await second.get("/v1/candidates?per_page=1", auth=READONLY):
+        pass
+    for harness in (first, second):
+        await harness.bridge.app[BRIDGE].usage.flush()
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        f'store_url = "redis://127.0.0.1:6379/0"\nstore_prefix = "{redis_prefix}"\n'
+        'key_mode = "passthrough"\n'
+    )
+    assert await asyncio.to_thread(main, ["report", "--config", str(config), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    routes = {
+        i["label"]: {r["route"]: r["calls"] for r in i["routes"]} for i in report["integrations"]
+    }
+    assert routes == {
+        "careers-site": {"GET /v1/jobs": 2},
+        "hr-sync": {"GET /v1/candidates": 1},
+    }
