@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -126,6 +126,14 @@ class BridgeSettings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console on a terminal, JSON otherwise."
     )
+
+    @field_validator("sunset")
+    @classmethod
+    def _sunset_in_utc(cls, value: datetime | None) -> datetime | None:
+        # The Sunset header is an HTTP-date, always in GMT; a date without an offset is UTC.
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     @field_validator("upstream_url")
     @classmethod

@@ -22,9 +22,11 @@ async def test_every_v1_answer_carries_the_deprecation_headers(harness: Harness)
 
 
 async def test_sunset_when_configured(make_harness: Callable[..., Any]) -> None:
-    harness = await make_harness(sunset="2027-06-30T00:00:00Z")
-    async with await harness.get("/v1/jobs") as response:
-        assert response.headers["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
+    for configured in ("2027-06-30T00:00:00Z", "2027-06-30T02:00:00+02:00", "2027-06-30"):
+        harness = await make_harness(sunset=configured)
+        async with await harness.get("/v1/jobs") as response:
+            assert response.status == 200
+            assert response.headers["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
 
 
 async def test_unknown_path_and_wrong_method(harness: Harness) -> None:
