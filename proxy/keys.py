@@ -9,7 +9,6 @@ the presented key is the v2 key.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -52,15 +51,25 @@ def presented_key(authorization: str | None) -> str | None:
     if not credentials:
         return None
     if scheme.lower() == "bearer":
-        return credentials
+        return credentials if _usable(credentials) else None
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
             return None
         username = decoded.partition(":")[0]
-        return username or None
+        return username if username and _usable(username) else None
     return None
+
+
+def _usable(key: str) -> bool:
+    """No key holds control characters (CR, LF, NUL...: a passthrough key becomes an
+    upstream header) or lone surrogates (header bytes that were not UTF-8)."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return key.isprintable()
 
 
 class KeyMap:
@@ -85,7 +94,7 @@ class KeyMap:
             return None
         if self.mode == "passthrough":
             return Principal("passthrough", v1_key)
-        digest = hashlib.sha256(v1_key.encode()).digest()
+        digest = hashlib.sha256(v1_key.encode("utf-8", "surrogatepass")).digest()
         found: _Entry | None = None
         for entry in self._entries:
             if hmac.compare_digest(entry.digest, digest) and found is None:

@@ -54,6 +54,18 @@ _CANDIDATE_FIELDS: Final = {
     "date_of_birth": {"type": "string", "format": "date"},
     "photo": {"type": "string"},
 }
+# What creating a candidate needs (mappings.candidates.require_personal_fields): a
+# name and an email address; a blank value counts as missing.
+_REQUIRED_PERSON: Final = {
+    "type": "object",
+    "required": ["first_name", "last_name", "email"],
+    "properties": {
+        **_CANDIDATE_FIELDS,
+        "first_name": {"type": "string", "pattern": r"\S"},
+        "last_name": {"type": "string", "pattern": r"\S"},
+        "email": {"type": "string", "format": "email"},
+    },
+}
 _CONTENT: Final = {
     "type": "object",
     "description": "education, experience, assignment, pronouns, skype, facebook, twitter, "
@@ -61,11 +73,7 @@ _CONTENT: Final = {
     "additionalProperties": True,
 }
 _REQUEST_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
-    "CandidateCreate": {
-        "type": "object",
-        "required": ["first_name", "last_name", "email"],
-        "properties": _CANDIDATE_FIELDS,
-    },
+    "CandidateCreate": _REQUIRED_PERSON,
     "ApplicationCreate": {
         "type": "object",
         "required": ["candidate"],
@@ -75,11 +83,7 @@ _REQUEST_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                 "description": "A candidate id (ca_…) or the candidate's fields.",
                 "oneOf": [
                     {"type": "string", "pattern": _ID_PATTERN},
-                    {
-                        "type": "object",
-                        "required": ["first_name", "last_name", "email"],
-                        "properties": _CANDIDATE_FIELDS,
-                    },
+                    _REQUIRED_PERSON,
                 ],
             },
             "content": _CONTENT,

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from http import HTTPStatus
 
 from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mappings.errors import ParamError, V1Error, V1ValidationError
 from mappings.files import MAX_UPLOAD_BYTES, file_type
@@ -21,6 +22,11 @@ from mappings.files import MAX_UPLOAD_BYTES, file_type
 CHUNK_BYTES = 64 * 1024
 # Multipart framing around a 25 MB file: headers and boundaries, generously.
 FRAMING_SLACK_BYTES = 64 * 1024
+# A v1 upload is a file and a type; a few more parts are skipped, thousands are an attack
+# (aiohttp parses each part's headers: tens of thousands of tiny parts cost seconds of CPU).
+MAX_PARTS = 32
+# What a broken or undecodable multipart body raises while it is read.
+_BROKEN = (ValueError, AssertionError, RuntimeError, HttpProcessingError, web.RequestPayloadError)
 
 
 def _quoted(value: str) -> str:
@@ -40,6 +46,7 @@ class UploadStream:
         self.boundary = uuid.uuid4().hex
         self.failure: V1Error | None = None
         self.file_bytes = 0
+        self._skipped_bytes = 0
         self.file_name: str | None = None
 
     @property
@@ -62,11 +69,17 @@ class UploadStream:
     async def body(self) -> AsyncIterator[bytes]:
         seen_type = False
         seen_file = False
+        parts = 0
         try:
             while True:
                 part = await self._reader.next()
                 if part is None:
                     break
+                parts += 1
+                if parts > MAX_PARTS:
+                    raise self._fail(
+                        V1ValidationError([ParamError("file", f"more than {MAX_PARTS} parts")])
+                    )
                 if not isinstance(part, BodyPartReader):
                     continue  # nested multipart: not a v1 shape, skip it
                 if part.name == "type" and not seen_type:
@@ -82,6 +95,8 @@ class UploadStream:
                     async for chunk in self._file_chunks(part):
                         yield chunk
                     yield b"\r\n"
+                else:
+                    await self._skip(part)  # not forwarded, but counted against the limit
             if not seen_file:
                 raise self._fail(V1ValidationError([ParamError("file", "is required")]))
             if not seen_type:
@@ -90,10 +105,24 @@ class UploadStream:
         except V1Error as exc:
             self._fail(exc)
             raise
-        except (ValueError, AssertionError, RuntimeError) as exc:
+        except _BROKEN as exc:
             raise self._fail(
                 V1ValidationError([ParamError("file", "broken multipart body")])
             ) from exc
+
+    def _too_large(self) -> V1Error:
+        return self._fail(
+            V1Error(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"The file is larger than {self._max_bytes // (1024 * 1024)} MB",
+            )
+        )
+
+    async def _skip(self, part: BodyPartReader) -> None:
+        while chunk := await part.read_chunk(CHUNK_BYTES):
+            self._skipped_bytes += len(chunk)
+            if self._skipped_bytes > self._max_bytes:
+                raise self._too_large()
 
     async def _file_chunks(self, part: BodyPartReader) -> AsyncIterator[bytes]:
         while True:
@@ -102,12 +131,7 @@ class UploadStream:
                 return
             self.file_bytes += len(chunk)
             if self.file_bytes > self._max_bytes:
-                raise self._fail(
-                    V1Error(
-                        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        f"The file is larger than {self._max_bytes // (1024 * 1024)} MB",
-                    )
-                )
+                raise self._too_large()
             yield chunk
 
 
@@ -125,6 +149,6 @@ async def open_upload(request: web.Request) -> UploadStream:
         )
     try:
         reader = await request.multipart()
-    except (ValueError, AssertionError, RuntimeError) as exc:
+    except _BROKEN as exc:
         raise V1ValidationError([ParamError("file", "broken multipart body")]) from exc
     return UploadStream(reader)
