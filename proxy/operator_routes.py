@@ -7,6 +7,7 @@ import hmac
 import os
 from http import HTTPStatus
 
+import orjson
 from aiohttp import web
 
 from mappings.plan import V2Request
@@ -14,6 +15,7 @@ from proxy.app import BRIDGE, json_response
 from proxy.context import context_of
 from proxy.openapi import v1_openapi_document
 from proxy.store import StoreError
+from proxy.upstream_response import UpstreamResponse
 from proxy.usage import migration_report
 
 READINESS_TIMEOUT_SECONDS = 5.0
@@ -38,9 +40,7 @@ async def readyz(request: web.Request) -> web.Response:
                 bridge.upstream.send(context_of(request), v2_key, V2Request("GET", "/ping")),
                 READINESS_TIMEOUT_SECONDS,
             )
-            checks["upstream"] = (
-                "ok" if response.status == HTTPStatus.OK else f"ping answered {response.status}"
-            )
+            checks["upstream"] = _ping_verdict(response)
         except Exception as exc:  # any failure means "not ready", with the reason shown
             checks["upstream"] = f"unreachable: {getattr(exc, 'message', exc.__class__.__name__)}"
     try:
@@ -50,6 +50,20 @@ async def readyz(request: web.Request) -> web.Response:
     ready = all(v == "ok" or v.startswith("skipped") for v in checks.values())
     status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
     return json_response({"status": "ready" if ready else "not ready", "checks": checks}, status)
+
+
+def _ping_verdict(response: UpstreamResponse) -> str:
+    """Ready only on v2's own answer: a 200 from something else (a load balancer's page,
+    a wrong ``upstream_url``) would make every v1 call a 502."""
+    if response.status != HTTPStatus.OK:
+        return f"ping answered {response.status}"
+    try:
+        body = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        body = None
+    if not (isinstance(body, dict) and body.get("pong") is True):
+        return "ping answered 200 with a body that is not API v2"
+    return "ok"
 
 
 async def metrics(request: web.Request) -> web.Response:
