@@ -8,22 +8,53 @@ A v2 timestamp without an offset is read as UTC. ``None`` stays ``None``.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Final
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_SECOND: Final = timedelta(seconds=1)
+from pydantic_core import TzInfo
+
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+_MICROSECOND: Final = timedelta(microseconds=1)
 _CALENDAR_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Time zones whose offset is the same at every instant (pydantic parses v2 dates into
+# TzInfo), so it can be read once per zone: asking a zone for it is the dearest step.
+_FIXED_OFFSET_ZONES: Final = (timezone, TzInfo)
+_fixed_offsets: dict[tzinfo, int] = {}
+
+
+def _offset_microseconds(value: datetime) -> int:
+    zone = value.tzinfo
+    if zone is None:
+        return 0  # naive: UTC
+    if type(zone) in _FIXED_OFFSET_ZONES:
+        known = _fixed_offsets.get(zone)
+        if known is not None:
+            return known
+    offset = value.utcoffset()
+    if offset is None:  # as ``value - epoch`` would
+        raise TypeError("can't subtract offset-naive and offset-aware datetimes")
+    micros = offset // _MICROSECOND
+    if type(zone) in _FIXED_OFFSET_ZONES and len(_fixed_offsets) < 1024:
+        _fixed_offsets[zone] = micros
+    return micros
 
 
 def to_unix_seconds(value: datetime | None) -> int | None:
     """v2 date-time -> v1 integer UNIX seconds (fractions truncated toward the past)."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    # Integer arithmetic: a float timestamp rounds x.999999 up to the next second.
-    return (value - _EPOCH) // _SECOND
+    # Integer arithmetic (a float timestamp rounds x.999999 up to the next second),
+    # from the calendar fields: ``(value - epoch) // timedelta(seconds=1)``, exactly.
+    seconds = (
+        (value.toordinal() - _EPOCH_ORDINAL) * 86_400
+        + value.hour * 3_600
+        + value.minute * 60
+        + value.second
+    )
+    offset = _offset_microseconds(value)
+    if offset == 0:
+        return seconds  # the microseconds (>= 0) are truncated toward the past
+    return (seconds * 1_000_000 + value.microsecond - offset) // 1_000_000
 
 
 def parse_rfc3339(text: str) -> datetime:

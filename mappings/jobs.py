@@ -83,6 +83,36 @@ def plain_text(markup: str) -> str:
     return _WHITESPACE.sub(" ", "".join(extractor.parts)).strip()
 
 
+class _SeoDescriptions:
+    """The SEO description of each vacancy description seen, kept while it is small.
+
+    Rebuilding it parses the HTML (by far the largest cost of translating a vacancy),
+    and a careers site lists the same few vacancies on every page view. The text is a
+    pure function of the markup, so keeping it changes no answer. Bounded: all is
+    dropped when the markup kept as keys passes ``max_chars`` characters.
+    """
+
+    def __init__(self, max_chars: int = 1_000_000) -> None:
+        self.max_chars = max_chars
+        self._texts: dict[str, str] = {}
+        self._chars = 0
+
+    def __call__(self, markup: str) -> str:
+        text = self._texts.get(markup)
+        if text is None:
+            text = plain_text(markup)[:SEO_DESCRIPTION_LENGTH]
+            if self._chars + len(markup) > self.max_chars:
+                self._texts.clear()
+                self._chars = 0
+            if len(markup) <= self.max_chars:
+                self._texts[markup] = text
+                self._chars += len(markup)
+        return text
+
+
+seo_description: Final = _SeoDescriptions()
+
+
 def _include_query() -> tuple[tuple[str, str], ...]:
     return tuple(("include[]", name) for name in JOB_INCLUDES)
 
@@ -128,7 +158,7 @@ def vacancy_to_job(vacancy: Vacancy) -> dict[str, Any]:
     location = vacancy.location
     tmp_location = (location.name or location.city) if location else None
     closed_at = to_unix_seconds(vacancy.expires_at) if vacancy.status == "closed" else None
-    description = plain_text(vacancy.description or "")[:SEO_DESCRIPTION_LENGTH]
+    description = seo_description(vacancy.description or "")
     return {
         "id": vacancy.id,
         "title": vacancy.title,

@@ -27,16 +27,38 @@ _LEVELS: Final = {
 }
 
 
+_secret_key_memo: dict[str, bool] = {}
+
+
+def _is_secret_key(key: str) -> bool:
+    """Whether a key names a secret (memoised: keys come from the code, a few dozen)."""
+    secret = _secret_key_memo.get(key)
+    if secret is None:
+        secret = _SECRET_KEYS.search(key) is not None
+        if len(_secret_key_memo) < 4096:
+            _secret_key_memo[key] = secret
+    return secret
+
+
+def _may_hold_secret(value: str) -> bool:
+    """False when the value cannot match ``_SECRET_VALUES``: ASCII text without either
+    word (for ASCII text, re.IGNORECASE is exactly ``str.lower``). Other text: maybe."""
+    if not value.isascii():
+        return True
+    lowered = value.lower()
+    return "basic" in lowered or "bearer" in lowered
+
+
 def redact_secrets(
     logger: Any, method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    for key in list(event):
+    for key, value in list(event.items()):
         if key == "key_label":
             continue
-        if _SECRET_KEYS.search(key):
+        if _is_secret_key(key):
             event[key] = "[redacted]"
-        elif isinstance(event[key], str):
-            event[key] = _SECRET_VALUES.sub(r"\1 [redacted]", event[key])
+        elif isinstance(value, str) and _may_hold_secret(value):
+            event[key] = _SECRET_VALUES.sub(r"\1 [redacted]", value)
     return event
 
 
@@ -45,7 +67,13 @@ class _StdoutLogger:
 
     def msg(self, message: str) -> None:
         try:
-            print(message, file=sys.stdout, flush=True)
+            # One write (print() makes two: the line, then its end, each a system call
+            # when Python runs unbuffered).
+            out = sys.stdout
+            if out is None:
+                return
+            out.write(message + "\n")
+            out.flush()
         except (OSError, ValueError):
             pass
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -26,6 +26,44 @@ LATENCY_BUCKETS: Final = (
 )
 
 
+class _LabelMemo:
+    """``labels(…)`` remembers each child by the values it was given.
+
+    prometheus_client turns every value into text and takes a lock on every call; the
+    bridge asks for the same few label sets on every request, so the child is looked
+    up once per label set. ``remove`` and ``clear`` forget the memo too.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def labels(self, *labelvalues: object, **labelkwargs: object) -> Any:
+        if labelkwargs:
+            return super().labels(*labelvalues, **labelkwargs)  # type: ignore[misc]
+        child = self._children.get(labelvalues)
+        if child is None:
+            child = super().labels(*labelvalues)  # type: ignore[misc]
+            self._children[labelvalues] = child
+        return child
+
+    def remove(self, *labelvalues: Any) -> None:
+        self._children.clear()
+        super().remove(*labelvalues)  # type: ignore[misc]
+
+    def clear(self) -> None:
+        self._children.clear()
+        super().clear()  # type: ignore[misc]
+
+
+class _Counter(_LabelMemo, Counter):
+    pass
+
+
+class _Histogram(_LabelMemo, Histogram):
+    pass
+
+
 def v2_endpoint(path: str) -> str:
     """``/job-applications/ap_x/notes`` -> ``/job-applications/{id}/notes`` (bounded labels)."""
     return _ID_SEGMENT.sub(lambda m: f"/{m.group(1)}/{{id}}", path)
@@ -34,26 +72,26 @@ def v2_endpoint(path: str) -> str:
 class BridgeMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.v1_requests = Counter(
+        self.v1_requests = _Counter(
             "homerun_bridge_v1_requests",
             "v1 requests answered, by route, status and integration",
             ["method", "route", "status", "key_label"],
             registry=self.registry,
         )
-        self.v1_latency = Histogram(
+        self.v1_latency = _Histogram(
             "homerun_bridge_v1_request_seconds",
             "Time to answer a v1 request",
             ["route"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.v2_calls = Counter(
+        self.v2_calls = _Counter(
             "homerun_bridge_v2_calls",
             "Calls made to API v2, by endpoint and status (0 = no answer)",
             ["method", "endpoint", "status"],
             registry=self.registry,
         )
-        self.v2_latency = Histogram(
+        self.v2_latency = _Histogram(
             "homerun_bridge_v2_call_seconds",
             "Duration of calls to API v2",
             ["method", "endpoint"],
@@ -80,7 +118,7 @@ class BridgeMetrics:
             "429 answers received from API v2",
             registry=self.registry,
         )
-        self.store_errors = Counter(
+        self.store_errors = _Counter(
             "homerun_bridge_store_errors",
             "Store (Redis) operations that failed",
             ["operation"],

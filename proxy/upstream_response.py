@@ -14,7 +14,8 @@ class UpstreamResponse:
     status: int
     body: bytes
     headers: CIMultiDictProxy[str]
+    cached: bool = False  # served from the read cache, not by an upstream call
 
 
 def cached_response(status: int, body: bytes) -> UpstreamResponse:
-    return UpstreamResponse(status, body, _NO_HEADERS)
+    return UpstreamResponse(status, body, _NO_HEADERS, cached=True)

@@ -46,6 +46,7 @@ from proxy.ratelimit import key_id
 from proxy.store import StoreError
 from proxy.uploads import open_upload
 from proxy.upstream import decode, error_for, gather_all
+from proxy.upstream_response import UpstreamResponse
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -67,6 +68,39 @@ def _query(request: web.Request) -> list[tuple[str, str]]:
     return list(request.query.items())
 
 
+class _DecodedCacheHits:
+    """The models of cached upstream bodies, so that a cache hit is not validated again.
+
+    Only answers served from the read cache come here (vacancy reads: the same few
+    bodies, read on every page view). A body is a pure input to its model and the models
+    are frozen, so sharing them changes no answer; a body that does not validate is not
+    kept (it raises as before). Bounded by the body bytes kept; all is dropped past it.
+    """
+
+    def __init__(self, max_bytes: int = 1_000_000) -> None:
+        self.max_bytes = max_bytes
+        self._models: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
+        self._bytes = 0
+
+    def decode(self, model: type[M], response: UpstreamResponse) -> M:
+        key = (model, response.body)
+        found = self._models.get(key)
+        if found is not None:
+            return found  # type: ignore[return-value]
+        decoded = decode(model, response)
+        size = len(response.body)
+        if size <= self.max_bytes:
+            if self._bytes + size > self.max_bytes:
+                self._models.clear()
+                self._bytes = 0
+            self._models[key] = decoded
+            self._bytes += size
+        return decoded
+
+
+_decoded_hits: Final = _DecodedCacheHits()
+
+
 async def _fetch(
     request: web.Request,
     call: V2Request,
@@ -81,6 +115,8 @@ async def _fetch(
     fresh = "no-cache" in request.headers.get("Cache-Control", "").lower()
     response = await bridge.upstream.send(ctx, ctx.principal.v2_key, call, fresh=fresh, **send)
     if 200 <= response.status < 300:
+        if response.cached:
+            return _decoded_hits.decode(model, response)
         return decode(model, response)
     if response.status == HTTPStatus.UNAUTHORIZED:
         _log_rejected_key(ctx)
@@ -105,9 +141,11 @@ async def _fetch_window(
 ) -> tuple[list[T], int]:
     """The window's items, with the fewest v2 page calls (concurrent when two)."""
     calls = plan_page_window(window)
-    pages: list[Page[T]] = await gather_all(
-        *(_fetch(request, plan_call(call), model) for call in calls)
-    )
+    pages: list[Page[T]]
+    if len(calls) == 1:  # most windows: no task to spawn for a single call
+        pages = [await _fetch(request, plan_call(calls[0]), model)]
+    else:
+        pages = await gather_all(*(_fetch(request, plan_call(call), model) for call in calls))
     items = slice_window(window, calls, [page.data for page in pages])
     return items, pages[0].meta.total
 
