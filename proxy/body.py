@@ -9,6 +9,7 @@ a form body may (``mappings.forms.MAX_DEPTH``).
 
 from __future__ import annotations
 
+import asyncio
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
@@ -75,8 +76,21 @@ def decode_json(raw: bytes) -> dict[str, Any]:
     return value
 
 
-async def read_v1_body(request: web.Request) -> dict[str, Any]:
-    """The request body as one nested structure, whatever its encoding."""
+async def read_v1_body(request: web.Request, time_limit: float | None = None) -> dict[str, Any]:
+    """The request body as one nested structure, whatever its encoding.
+
+    A body that has not fully arrived ``time_limit`` seconds after the handler asked for it
+    is a v1 400: a client that stops sending must not keep a handler waiting forever.
+    """
+    try:
+        async with asyncio.timeout(time_limit):
+            return await _read_v1_body(request)
+    except TimeoutError:
+        assert time_limit is not None
+        raise _bad_body(f"the body did not arrive within {time_limit:g} s") from None
+
+
+async def _read_v1_body(request: web.Request) -> dict[str, Any]:
     content_type = request.content_type
     if content_type.startswith("multipart/"):
         return await _read_multipart_fields(request)

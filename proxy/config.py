@@ -117,6 +117,20 @@ class BridgeSettings(BaseSettings):
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest non-upload request body accepted."
     )
+    client_body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Longest a client may take to send a request body (an upload: the "
+        "longest pause between two pieces of it) before a v1 400.",
+    )
+    idle_timeout_seconds: float = Field(
+        75.0,
+        gt=0,
+        le=3600,
+        description="An idle keep-alive connection, or one that has not sent its request "
+        "headers, is closed after this long. Keep it above a load balancer's idle timeout.",
+    )
     admin_token_env: str | None = Field(
         None, description="Environment variable holding the token for GET /_bridge/report."
     )

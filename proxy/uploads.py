@@ -5,13 +5,17 @@ upstream connection's back-pressure pacing the reads. v2 needs a ``type`` part; 
 client that sent none gets ``type=resume`` appended at the end (multipart parts have
 no required order). Counting bytes on the way through, an upload over 25 MB is cut
 off at once (413), before it completes; the aborted upstream request creates nothing.
+A client that pauses longer than the body timeout between two pieces gets a 400, and
+the upstream request is aborted the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from http import HTTPStatus
+from typing import TypeVar
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -28,6 +32,8 @@ MAX_PARTS = 32
 # What a broken or undecodable multipart body raises while it is read.
 _BROKEN = (ValueError, AssertionError, RuntimeError, HttpProcessingError, web.RequestPayloadError)
 
+T = TypeVar("T")
+
 
 def _quoted(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
@@ -40,9 +46,15 @@ class UploadStream:
     reports an aborted body as its own connection error.
     """
 
-    def __init__(self, reader: MultipartReader, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+    def __init__(
+        self,
+        reader: MultipartReader,
+        max_bytes: int = MAX_UPLOAD_BYTES,
+        pause_timeout: float | None = None,
+    ) -> None:
         self._reader = reader
         self._max_bytes = max_bytes
+        self._pause_timeout = pause_timeout
         self.boundary = uuid.uuid4().hex
         self.failure: V1Error | None = None
         self.file_bytes = 0
@@ -66,13 +78,30 @@ class UploadStream:
         self.failure = error
         return error
 
+    async def _in_time(self, step: Awaitable[T]) -> T:
+        """One read from the client, which may not pause longer than ``pause_timeout``."""
+        try:
+            async with asyncio.timeout(self._pause_timeout):
+                return await step
+        except TimeoutError:
+            raise self._fail(
+                V1ValidationError(
+                    [
+                        ParamError(
+                            "file",
+                            f"the upload stalled: nothing arrived for {self._pause_timeout:g} s",
+                        )
+                    ]
+                )
+            ) from None
+
     async def body(self) -> AsyncIterator[bytes]:
         seen_type = False
         seen_file = False
         parts = 0
         try:
             while True:
-                part = await self._reader.next()
+                part = await self._in_time(self._reader.next())
                 if part is None:
                     break
                 parts += 1
@@ -83,7 +112,7 @@ class UploadStream:
                 if not isinstance(part, BodyPartReader):
                     continue  # nested multipart: not a v1 shape, skip it
                 if part.name == "type" and not seen_type:
-                    raw = await part.read(decode=True)
+                    raw = await self._in_time(part.read(decode=True))
                     kind = file_type(raw[:64].decode("utf-8", errors="replace"))
                     seen_type = True
                     yield self._part_head("type", None, None) + kind.encode() + b"\r\n"
@@ -119,14 +148,14 @@ class UploadStream:
         )
 
     async def _skip(self, part: BodyPartReader) -> None:
-        while chunk := await part.read_chunk(CHUNK_BYTES):
+        while chunk := await self._in_time(part.read_chunk(CHUNK_BYTES)):
             self._skipped_bytes += len(chunk)
             if self._skipped_bytes > self._max_bytes:
                 raise self._too_large()
 
     async def _file_chunks(self, part: BodyPartReader) -> AsyncIterator[bytes]:
         while True:
-            chunk = await part.read_chunk(CHUNK_BYTES)
+            chunk = await self._in_time(part.read_chunk(CHUNK_BYTES))
             if not chunk:
                 return
             self.file_bytes += len(chunk)
@@ -135,7 +164,7 @@ class UploadStream:
             yield chunk
 
 
-async def open_upload(request: web.Request) -> UploadStream:
+async def open_upload(request: web.Request, pause_timeout: float | None = None) -> UploadStream:
     """Check what can be checked before reading: size declared, multipart at all."""
     declared = request.content_length
     if declared is not None and declared > MAX_UPLOAD_BYTES + FRAMING_SLACK_BYTES:
@@ -151,4 +180,4 @@ async def open_upload(request: web.Request) -> UploadStream:
         reader = await request.multipart()
     except _BROKEN as exc:
         raise V1ValidationError([ParamError("file", "broken multipart body")]) from exc
-    return UploadStream(reader)
+    return UploadStream(reader, pause_timeout=pause_timeout)

@@ -48,6 +48,8 @@ log = structlog.get_logger("homerun_bridge.upstream")
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 2.0
+# The longest an upload may take to pass through (25 MB at about 30 KB/s).
+STREAMED_BODY_SECONDS = 900.0
 
 
 class _NotSent(Exception):
@@ -88,12 +90,18 @@ class UpstreamClient:
         self.retries = retries
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
+        # A streamed body (an upload) arrives at the client's pace, which its own pause
+        # timeout bounds; v2 then has ``timeout_seconds`` to answer once it is sent.
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._streamed_timeout = aiohttp.ClientTimeout(
+            total=STREAMED_BODY_SECONDS, sock_connect=timeout_seconds, sock_read=timeout_seconds
+        )
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
+            timeout=self._timeout,
             headers={"User-Agent": f"homerun-bridge/{__version__}", "Accept": "application/json"},
         )
 
@@ -213,6 +221,7 @@ class UpstreamClient:
                 params=call.query,
                 data=body,
                 headers=request_headers,
+                timeout=self._streamed_timeout if data is not None else self._timeout,
             ) as response:
                 status = response.status
                 payload = await response.read()
@@ -229,6 +238,11 @@ class UpstreamClient:
                 )
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
+            own = _body_refused_here(exc)
+            if own is not None:
+                # The streamed body was cut short by the bridge (too large, stalled,
+                # broken): v2 got an incomplete request, so nothing was written.
+                raise own from exc
             log.warning(
                 "upstream.connection_lost",
                 method=call.method,
@@ -254,6 +268,18 @@ class UpstreamClient:
             status=result.status,
         )
         return result
+
+
+def _body_refused_here(exc: BaseException) -> V1Error | None:
+    """The v1 error a streamed body raised, which the HTTP client wrapped, if any."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if seen is None:
+            return None
+        if isinstance(seen, V1Error):
+            return seen
+    return None
 
 
 def _retry_after(response: UpstreamResponse) -> float:

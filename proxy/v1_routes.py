@@ -101,6 +101,11 @@ class _DecodedCacheHits:
 _decoded_hits: Final = _DecodedCacheHits()
 
 
+async def _read_body(request: web.Request) -> dict[str, Any]:
+    timeout = request.app[BRIDGE].settings.client_body_timeout_seconds
+    return await read_v1_body(request, timeout)
+
+
 async def _fetch(
     request: web.Request,
     call: V2Request,
@@ -251,7 +256,7 @@ async def get_candidate(request: web.Request) -> web.Response:
 
 
 async def create_candidate(request: web.Request) -> web.Response:
-    body = await read_v1_body(request)
+    body = await _read_body(request)
     draft = candidates.draft_candidate(body, new_draft_candidate_id(), _now())
     await request.app[BRIDGE].drafts.put(draft)
     return json_response(draft, HTTPStatus.CREATED)
@@ -341,7 +346,7 @@ async def _person_of_candidate(request: web.Request, candidate_id: str) -> dict[
 
 
 async def create_application(request: web.Request) -> web.Response:
-    body = await read_v1_body(request)
+    body = await _read_body(request)
     context_of(request).unknown_fields = applications.unknown_members(body)
     reference = applications.candidate_reference(body)
     person = await _person_of_candidate(request, reference) if reference else None
@@ -359,7 +364,7 @@ async def create_application(request: web.Request) -> web.Response:
 
 async def update_application(request: web.Request) -> web.Response:
     application_id = _path_id(request, "id", "application")
-    body = await read_v1_body(request)
+    body = await _read_body(request)
     context_of(request).unknown_fields = applications.unknown_members(body)
     call = applications.update_application_request(application_id, body)
     if call is None:  # nothing v2 can change: answer the object as it is
@@ -416,7 +421,7 @@ async def _list_notes(request: web.Request, application_id: str, what: str) -> w
 
 
 async def _create_note(request: web.Request, application_id: str, what: str) -> web.Response:
-    body = await read_v1_body(request)
+    body = await _read_body(request)
     bridge = request.app[BRIDGE]
     call = notes.create_note_request(application_id, body, bridge.settings.default_note_author)
     created = await _fetch(request, call, OneNote, not_found=f"No such {what}")
@@ -453,7 +458,7 @@ async def _list_files(request: web.Request, application_id: str, what: str) -> w
 
 
 async def _upload_file(request: web.Request, application_id: str, what: str) -> web.Response:
-    upload = await open_upload(request)
+    upload = await open_upload(request, request.app[BRIDGE].settings.client_body_timeout_seconds)
     try:
         created = await _fetch(
             request,

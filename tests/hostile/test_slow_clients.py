@@ -5,11 +5,11 @@ complete, and reading is asynchronous, so a connection that dribbles its headers
 socket and a little memory, never the event loop: other clients are served at full speed.
 aiohttp has no separate header-read deadline; the only clock on a connection that has not
 finished its first request is ``keepalive_timeout``, started when the connection opens
-(dribbled bytes do not extend it). The bridge's CLI runs ``web.AppRunner`` without it, so
-the default of 3630 s applies: a slow-loris holds its connection for an hour (see
-``test_the_cli_runner_bounds_how_long_a_connection_may_dribble``, an expected failure until
-``proxy/cli.py`` passes a bound). With a bound set, the connection is closed on time.
-A body that dribbles in after complete headers has no deadline at all (reported).
+(dribbled bytes do not extend it). The bridge's CLI sets it from ``idle_timeout_seconds``
+(aiohttp's default would let a slow-loris hold its connection for an hour).
+
+A body that dribbles in after complete headers is bounded by
+``client_body_timeout_seconds``: the whole of a small body, each pause of an upload.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
+import orjson
 import pytest
 from aiohttp import web
 
@@ -128,8 +129,7 @@ async def test_a_hundred_idle_half_requests_do_not_hold_up_other_clients(
 
 async def test_a_slow_body_does_not_hold_up_other_clients(harness: Harness) -> None:
     """Headers complete, body dribbling: the handler waits on the body without blocking
-    anyone; when the body is complete the request is answered. (No deadline bounds the
-    wait: a client that stops sending keeps its handler waiting. Reported.)"""
+    anyone; when the body is complete (within the body timeout) the request is answered."""
     target = Target.of(harness)
     body = b'{"first_name":"Slow","last_name":"Loris","email":"slow@example.com"}'
     head = request_bytes(
@@ -186,13 +186,6 @@ class _Captured(Exception):
         self.options = options
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="proxy/cli.py builds web.AppRunner without keepalive_timeout: aiohttp's default "
-    "3630 s lets a slow-loris hold a connection for an hour (fix proposed in the hostile-suite "
-    "report)",
-)
 async def test_the_cli_runner_bounds_how_long_a_connection_may_dribble(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -207,3 +200,181 @@ async def test_the_cli_runner_bounds_how_long_a_connection_may_dribble(
     keepalive = captured.value.options.get("keepalive_timeout", 3630.0)
     assert isinstance(keepalive, int | float)
     assert 0 < keepalive <= 75, f"keepalive_timeout={keepalive}"
+
+
+async def test_the_cli_runner_takes_the_idle_timeout_it_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from proxy import cli
+
+    def capture(app: web.Application, **options: object) -> web.AppRunner:
+        raise _Captured(options)
+
+    monkeypatch.setattr(cli.web, "AppRunner", capture)
+    with pytest.raises(_Captured) as captured:
+        await cli._serve_until_stopped((web.Application(), "127.0.0.1", 0), idle_timeout=7.5)
+    assert captured.value.options["keepalive_timeout"] == 7.5
+
+
+# --- a body that stops arriving ---------------------------------------------------------------
+
+BODY_TIMEOUT = 1.0
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> bytes:
+    """One answer by its ``Content-Length``: with a body left unread, aiohttp keeps the
+    connection open a while (lingering) to drain it, so reading to the close would wait."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return head + await reader.readexactly(length)
+
+
+async def _send_and_stall(target: Target, data: bytes, bound: float) -> tuple[bytes, float]:
+    """Send ``data`` (a request whose body is cut short), then wait for the answer."""
+    started = time.monotonic()
+    reader, writer = await asyncio.open_connection(target.host, target.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        answer = await asyncio.wait_for(_read_answer(reader), bound)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    return answer, time.monotonic() - started
+
+
+def _v1_error(answer: bytes) -> tuple[int, dict[str, object]]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    assert b"content-type: application/json; charset=utf-8" in head.lower(), head
+    return status, orjson.loads(body)
+
+
+def _application_create(harness: Harness) -> tuple[str, bytes]:
+    vacancy_id = next(iter(harness.sandbox.state.vacancies))
+    body = orjson.dumps(
+        {
+            "job": vacancy_id,
+            "candidate": {"first_name": "Stalled", "last_name": "Sender", "email": "s@example.com"},
+        }
+    )
+    return "application/json", body
+
+
+def _candidate_form(harness: Harness) -> tuple[str, bytes]:
+    return "application/x-www-form-urlencoded", b"first_name=Stalled&last_name=S&email=s%40e.com"
+
+
+def _candidate_multipart(harness: Harness) -> tuple[str, bytes]:
+    return "multipart/form-data; boundary=b", (
+        b'--b\r\nContent-Disposition: form-data; name="first_name"\r\n\r\nStalled\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="email"\r\n\r\ns@example.com\r\n--b--\r\n'
+    )
+
+
+@pytest.mark.parametrize(
+    "path,make_body",
+    [
+        ("/v1/applications", _application_create),
+        ("/v1/candidates", _candidate_form),
+        ("/v1/candidates", _candidate_multipart),
+    ],
+    ids=["json application", "form candidate", "multipart candidate"],
+)
+async def test_a_body_that_stops_arriving_is_a_v1_400_after_the_body_timeout(
+    make_harness: Callable[..., Awaitable[Harness]],
+    path: str,
+    make_body: Callable[[Harness], tuple[str, bytes]],
+) -> None:
+    harness = await make_harness(client_body_timeout_seconds=BODY_TIMEOUT)
+    applications_before = len(harness.sandbox.state.applications)
+    content_type, body = make_body(harness)
+    request = request_bytes("POST", path, headers={"Content-Type": content_type}, body=body)
+    answer, took = await _send_and_stall(
+        Target.of(harness), request[: -len(body) // 2], BODY_TIMEOUT + 4
+    )
+    status, error = _v1_error(answer)
+    assert status == 400
+    assert error == {
+        "message": f"Unreadable body: the body did not arrive within {BODY_TIMEOUT:g} s",
+        "status": 400,
+        "errors": [
+            {"param": "body", "message": f"the body did not arrive within {BODY_TIMEOUT:g} s"}
+        ],
+    }
+    assert BODY_TIMEOUT - 0.1 <= took < BODY_TIMEOUT + 3, took
+    assert len(harness.sandbox.state.applications) == applications_before  # nothing written
+    await assert_healthy(Target.of(harness))
+
+
+def _upload(filename: bytes, content: bytes) -> bytes:
+    return (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="'
+        + filename
+        + b'"\r\nContent-Type: application/pdf\r\n\r\n'
+        + content
+        + b"\r\n--b--\r\n"
+    )
+
+
+async def test_an_upload_that_stalls_is_a_v1_400_and_creates_no_file(
+    make_harness: Callable[..., Awaitable[Harness]],
+) -> None:
+    harness = await make_harness(client_body_timeout_seconds=BODY_TIMEOUT)
+    application_id = next(iter(harness.sandbox.state.applications))
+    files_before = len(harness.sandbox.state.applications[application_id].files)
+    body = _upload(b"cv.pdf", b"%PDF-1.4 " + b"x" * 200_000)
+    request = request_bytes(
+        "POST",
+        f"/v1/applications/{application_id}/files",
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        body=body,
+    )
+    answer, took = await _send_and_stall(Target.of(harness), request[:-50_000], BODY_TIMEOUT + 4)
+    status, error = _v1_error(answer)
+    assert status == 400
+    assert error["errors"] == [
+        {"param": "file", "message": f"the upload stalled: nothing arrived for {BODY_TIMEOUT:g} s"}
+    ]
+    assert BODY_TIMEOUT - 0.1 <= took < BODY_TIMEOUT + 3, took
+    await asyncio.sleep(0.2)  # let the sandbox see the aborted upstream request end
+    assert len(harness.sandbox.state.applications[application_id].files) == files_before
+    await assert_healthy(Target.of(harness))
+
+
+async def test_a_slow_upload_that_keeps_coming_outlasts_the_upstream_timeout(
+    make_harness: Callable[..., Awaitable[Harness]],
+) -> None:
+    """The upstream timeout bounds v2's answer, not the client's pace: an upload that
+    takes three times as long to arrive, with no pause over the body timeout, succeeds."""
+    harness = await make_harness(upstream_timeout_seconds=1, client_body_timeout_seconds=1)
+    application_id = next(iter(harness.sandbox.state.applications))
+    files_before = len(harness.sandbox.state.applications[application_id].files)
+    body = _upload(b"slow.pdf", b"%PDF-1.4 " + b"y" * 300_000)
+    request = request_bytes(
+        "POST",
+        f"/v1/applications/{application_id}/files",
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        body=body,
+    )
+    target = Target.of(harness)
+    started = time.monotonic()
+    reader, writer = await asyncio.open_connection(target.host, target.port)
+    try:
+        pieces = 12
+        step = len(request) // pieces + 1
+        for offset in range(0, len(request), step):
+            writer.write(request[offset : offset + step])
+            await writer.drain()
+            await asyncio.sleep(0.25)
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    assert time.monotonic() - started > 3 * 1
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
+    assert len(harness.sandbox.state.applications[application_id].files) == files_before + 1
