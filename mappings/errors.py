@@ -129,7 +129,9 @@ def v2_error_to_v1(
     - 401 -> 401: the bridge's own v2 key was rejected (revoked or expired);
     - 402 -> 403: the Homerun plan has no API access;
     - 403 -> 403 naming the v2 scope this call needs;
-    - 404 -> 404; 429 -> 429 with ``Retry-After``; 503 -> 503; other 5xx -> 502.
+    - 404 -> 404; 429 -> 429 with ``Retry-After``; 503 -> 503;
+    - 504 (a gateway in front of v2 timed out) -> 504, as the bridge's own timeout;
+    - anything else -> 502.
     """
     if status == HTTPStatus.BAD_REQUEST:
         errors = []
@@ -166,6 +168,8 @@ def v2_error_to_v1(
         )
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
         return V1Error(HTTPStatus.SERVICE_UNAVAILABLE, "Homerun API v2 is unavailable; retry later")
+    if status == HTTPStatus.GATEWAY_TIMEOUT:
+        return V1Error(HTTPStatus.GATEWAY_TIMEOUT, "Homerun API v2 did not answer in time")
     return V1Error(
         HTTPStatus.BAD_GATEWAY,
         f"Homerun API v2 answered with an unexpected status {status}; retry later",

@@ -131,10 +131,14 @@ class DownloadGrants:
         self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._grants: dict[str, DownloadGrant] = {}
+        # Pruning walks every grant: it runs again only once the live ones have doubled,
+        # so issuing stays O(1) amortised however many grants are still valid.
+        self._prune_above = PRUNE_THRESHOLD
 
     def issue(self, application_id: str, stored_file: StoredFile) -> str:
-        if len(self._grants) > PRUNE_THRESHOLD:
+        if len(self._grants) > self._prune_above:
             self._prune()
+            self._prune_above = max(PRUNE_THRESHOLD, 2 * len(self._grants))
         token = secrets.token_urlsafe(24)
         self._grants[token] = DownloadGrant(
             application_id=application_id,

@@ -95,8 +95,8 @@ async def test_latency_past_the_timeout_is_504(scene: SceneOf, name: str) -> Non
 
 @pytest.mark.parametrize(
     ("upstream", "html", "v1"),
-    [(500, False, 502), (502, False, 502), (503, False, 503), (502, True, 502)],
-    ids=["500", "502", "503", "502-html-from-a-load-balancer"],
+    [(500, False, 502), (502, False, 502), (503, False, 503), (504, False, 504), (502, True, 502)],
+    ids=["500", "502", "503", "504", "502-html-from-a-load-balancer"],
 )
 @pytest.mark.parametrize("name", NAMES)
 async def test_5xx_maps_after_retries_of_idempotent_calls_only(

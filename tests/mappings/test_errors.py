@@ -264,7 +264,7 @@ def test_429_without_retry_after_sends_no_header() -> None:
     [
         (503, 503, "Homerun API v2 is unavailable; retry later"),
         (500, 502, "Homerun API v2 answered with an unexpected status 500; retry later"),
-        (504, 502, "Homerun API v2 answered with an unexpected status 504; retry later"),
+        (504, 504, "Homerun API v2 did not answer in time"),
         (405, 502, "Homerun API v2 answered with an unexpected status 405; retry later"),
         (418, 502, "Homerun API v2 answered with an unexpected status 418; retry later"),
     ],

@@ -251,3 +251,37 @@ async def test_photo_validation(start_sandbox: StartSandbox, aiohttp_client: Any
     assert (
         await status_of(client, "POST", "/v2/job-applications/ap_missing/photo", data=form) == 404
     )
+
+
+def test_download_grants_prune_expired_ones_without_rescanning_on_every_issue() -> None:
+    """Thousands of still-valid grants (a sync listing every file) must not make each new
+    grant walk all of them; expired ones are still forgotten."""
+    from sandbox.files import (
+        EXPIRED_GRANT_MEMORY_SECONDS,
+        PRUNE_THRESHOLD,
+        DownloadGrants,
+        GrantStatus,
+    )
+    from sandbox.records import StoredFile
+
+    now = [0.0]
+    grants = DownloadGrants(300, lambda: now[0])
+    walked = 0
+    prune = grants._prune
+
+    def counting_prune() -> None:
+        nonlocal walked
+        walked += len(grants._grants)
+        prune()
+
+    grants._prune = counting_prune  # type: ignore[method-assign]
+    stored = StoredFile("cv.pdf", "resume", b"%PDF", "application/pdf")
+    first = grants.issue("ap_1", stored)
+    for _ in range(PRUNE_THRESHOLD * 4):
+        grants.issue("ap_1", stored)
+    # Doubling thresholds: the walks add up to a small multiple of the grants issued.
+    assert walked <= PRUNE_THRESHOLD * 4 * 3
+    now[0] = 300 + EXPIRED_GRANT_MEMORY_SECONDS + 1
+    for _ in range(PRUNE_THRESHOLD * 4):
+        grants.issue("ap_1", stored)
+    assert grants.lookup(first)[0] is GrantStatus.UNKNOWN  # forgotten once long expired
