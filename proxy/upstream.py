@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -90,11 +90,10 @@ class UpstreamClient:
         self.retries = retries
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
-        # A streamed body (an upload) arrives at the client's pace, which its own pause
-        # timeout bounds; v2 then has ``timeout_seconds`` to answer once it is sent.
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        # A streamed body (an upload) is bounded as a whole only by this; see _send_once.
         self._streamed_timeout = aiohttp.ClientTimeout(
-            total=STREAMED_BODY_SECONDS, sock_connect=timeout_seconds, sock_read=timeout_seconds
+            total=STREAMED_BODY_SECONDS, sock_connect=timeout_seconds
         )
 
     async def start(self) -> None:
@@ -195,6 +194,13 @@ class UpstreamClient:
             await asyncio.sleep(_backoff(attempt))
             log.info("upstream.retry", method=call.method, path=call.path, attempt=attempt)
 
+    async def _then_start(
+        self, deadline: asyncio.Timeout, data: AsyncIterable[bytes]
+    ) -> AsyncIterator[bytes]:
+        async for chunk in data:
+            yield chunk
+        deadline.reschedule(asyncio.get_running_loop().time() + self.timeout_seconds)
+
     async def _send_once(
         self,
         ctx: RequestContext,
@@ -210,22 +216,28 @@ class UpstreamClient:
         if call.json is not None:
             body = orjson.dumps(call.json)
             request_headers["Content-Type"] = "application/json"
+        # A streamed body arrives at the client's pace (its own pause timeout bounds
+        # that); v2's answer gets ``timeout_seconds`` from when the body is all sent.
+        answer_deadline = asyncio.timeout(None)
+        if data is not None:
+            body = self._then_start(answer_deadline, data)
         ctx.upstream_calls += 1
         endpoint = v2_endpoint(call.path)
         started = time.perf_counter()
         status = 0
         try:
-            async with self.session.request(
-                call.method,
-                self.base_url + call.path,
-                params=call.query,
-                data=body,
-                headers=request_headers,
-                timeout=self._streamed_timeout if data is not None else self._timeout,
-            ) as response:
-                status = response.status
-                payload = await response.read()
-                result = UpstreamResponse(response.status, payload, response.headers)
+            async with answer_deadline:
+                async with self.session.request(
+                    call.method,
+                    self.base_url + call.path,
+                    params=call.query,
+                    data=body,
+                    headers=request_headers,
+                    timeout=self._streamed_timeout if data is not None else self._timeout,
+                ) as response:
+                    status = response.status
+                    payload = await response.read()
+                    result = UpstreamResponse(response.status, payload, response.headers)
         except aiohttp.ClientConnectorError as exc:
             log.warning("upstream.unreachable", method=call.method, path=call.path)
             raise _NotSent() from exc

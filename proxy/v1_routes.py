@@ -232,17 +232,30 @@ async def get_job(request: web.Request) -> web.Response:
 # --- candidates -----------------------------------------------------------------------
 
 
-async def list_candidates(request: web.Request) -> web.Response:
+async def _list_applications_as(
+    request: web.Request,
+    filters: applications.ApplicationFilters,
+    *,
+    embed: bool,
+    to_v1: Callable[[JobApplication], dict[str, Any]],
+) -> web.Response:
+    """A v1 window over v2's job applications, each shown as ``to_v1`` makes it."""
     window = parse_window(_query(request))
-    no_filters = applications.ApplicationFilters()
     found, total = await _fetch_window(
         request,
         window,
-        lambda call: applications.list_applications_request(call, no_filters, embed=False),
+        lambda call: applications.list_applications_request(call, filters, embed=embed),
         ApplicationPage,
     )
-    return json_response(
-        envelope(window, [candidates.application_to_candidate(a) for a in found], total)
+    return json_response(envelope(window, [to_v1(a) for a in found], total))
+
+
+async def list_candidates(request: web.Request) -> web.Response:
+    return await _list_applications_as(
+        request,
+        applications.ApplicationFilters(),
+        embed=False,
+        to_v1=candidates.application_to_candidate,
     )
 
 
@@ -294,17 +307,11 @@ async def _application_of_candidate(
 
 
 async def list_applications(request: web.Request) -> web.Response:
-    query = _query(request)
-    window = parse_window(query)
-    filters = applications.application_filters(query)
-    found, total = await _fetch_window(
+    return await _list_applications_as(
         request,
-        window,
-        lambda call: applications.list_applications_request(call, filters, embed=True),
-        ApplicationPage,
-    )
-    return json_response(
-        envelope(window, [applications.application_summary_to_v1(a) for a in found], total)
+        applications.application_filters(_query(request)),
+        embed=True,
+        to_v1=applications.application_summary_to_v1,
     )
 
 
