@@ -50,17 +50,6 @@ class ReadEconomy:
         self._store = store
         self.ttl_seconds = ttl_seconds
         self._inflight: dict[FlightKey, asyncio.Future[UpstreamResponse]] = {}
-        self._key_ids: dict[str, str] = {}
-
-    def _key_id(self, v2_key: str) -> str:
-        """``key_id``, remembered for the few keys in use (bounded: passthrough mode
-        sees whatever keys clients present)."""
-        kid = self._key_ids.get(v2_key)
-        if kid is None:
-            if len(self._key_ids) >= 256:
-                self._key_ids.clear()
-            kid = self._key_ids[v2_key] = key_id(v2_key)
-        return kid
 
     def cacheable(self, call: V2Request) -> bool:
         return (
@@ -70,13 +59,13 @@ class ReadEconomy:
         )
 
     async def _cache_key(self, v2_key: str, call: V2Request) -> str:
-        kid = self._key_id(v2_key)
+        kid = key_id(v2_key)
         generation = (await self._store.get(f"gen:{kid}") or b"0").decode()
         digest = hashlib.sha256(call.cache_key.encode()).hexdigest()[:32]
         return f"cache:{kid}:{generation}:{digest}"
 
     async def invalidate(self, v2_key: str) -> None:
-        await self._store.incr(f"gen:{self._key_id(v2_key)}")
+        await self._store.incr(f"gen:{key_id(v2_key)}")
 
     async def read(
         self, v2_key: str, call: V2Request, load: Loader, *, fresh: bool = False
@@ -90,7 +79,7 @@ class ReadEconomy:
                 return cached_response(hit.status, hit.body), True
         # The call itself (not its text): two calls whose texts happen to be equal
         # never share an answer.
-        flight_key = (self._key_id(v2_key), call.method, call.path, call.query, fresh)
+        flight_key = (key_id(v2_key), call.method, call.path, call.query, fresh)
         pending = self._inflight.get(flight_key)
         if pending is not None:
             return await asyncio.shield(pending), True

@@ -13,6 +13,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any, Final
 
+import orjson
 import structlog
 
 _SECRET_KEYS: Final = re.compile(
@@ -84,10 +85,18 @@ def _stdout_logger(*_args: Any) -> _StdoutLogger:
     return _StdoutLogger()
 
 
+def _json_line(event: Any, **options: Any) -> str:
+    """structlog's JSON rendering with orjson (several times faster than ``json``);
+    what orjson cannot encode goes through structlog's fallback (``default``)."""
+    return orjson.dumps(event, default=options.get("default")).decode()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
     renderer: Any = (
-        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer()
+        if use_console
+        else structlog.processors.JSONRenderer(serializer=_json_line)
     )
     structlog.configure(
         processors=[

@@ -14,6 +14,7 @@ allowed back to back, the emission interval is ``(period + margin) / (budget - b
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Budget:
         return (self.period_seconds + self.margin_seconds) / slots
 
 
+@functools.lru_cache(maxsize=256)  # a few keys, asked for on every call
 def key_id(v2_key: str) -> str:
     """A v2 key never goes into a store key: a short digest names it there."""
     return hashlib.sha256(v2_key.encode()).hexdigest()[:24]

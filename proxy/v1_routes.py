@@ -71,10 +71,11 @@ def _query(request: web.Request) -> list[tuple[str, str]]:
 class _DecodedCacheHits:
     """The models of cached upstream bodies, so that a cache hit is not validated again.
 
-    Only answers served from the read cache come here (vacancy reads: the same few
-    bodies, read on every page view). A body is a pure input to its model and the models
-    are frozen, so sharing them changes no answer; a body that does not validate is not
-    kept (it raises as before). Bounded by the body bytes kept; all is dropped past it.
+    Only bodies served from a cache come here (vacancy reads and the vacancies embedded
+    in write answers: the same few bodies, over and over). A body is a pure input to its
+    model and the models are frozen, so sharing them changes no answer; a body that does
+    not validate is not kept (it raises as before). Bounded by the body bytes kept; all
+    is dropped past it.
     """
 
     def __init__(self, max_bytes: int = 1_000_000) -> None:
@@ -83,12 +84,15 @@ class _DecodedCacheHits:
         self._bytes = 0
 
     def decode(self, model: type[M], response: UpstreamResponse) -> M:
-        key = (model, response.body)
+        return self.model_of(model, response.body, lambda: decode(model, response))
+
+    def model_of(self, model: type[M], body: bytes, parse: Callable[[], M]) -> M:
+        key = (model, body)
         found = self._models.get(key)
         if found is not None:
             return found  # type: ignore[return-value]
-        decoded = decode(model, response)
-        size = len(response.body)
+        decoded = parse()
+        size = len(body)
         if size <= self.max_bytes:
             if self._bytes + size > self.max_bytes:
                 self._models.clear()
@@ -188,7 +192,9 @@ async def _vacancy_or_none(request: web.Request, vacancy_id: str | None) -> Vaca
             cached = await bridge.store.get(_embed_key(request, vacancy_id))
             if cached is not None:
                 ctx.cache_hit = True
-                return Vacancy.model_validate_json(cached)
+                return _decoded_hits.model_of(
+                    Vacancy, cached, lambda: Vacancy.model_validate_json(cached)
+                )
         vacancy = (await _fetch(request, jobs.get_vacancy_request(vacancy_id), OneVacancy)).data
         await _remember_vacancies(request, [vacancy])
     except (V1Error, StoreError, ValidationError):
