@@ -108,6 +108,14 @@ class BridgeSettings(BaseSettings):
     draft_ttl_seconds: int = Field(
         30 * 24 * 3600, ge=60, description="How long a candidate draft is kept."
     )
+    readiness_evidence_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="/readyz takes a v2 answer this recent (to any call) as the upstream being "
+        "up instead of pinging it, since each ping spends the v2 budget; after a failed call "
+        "it always pings. 0 = ping on every probe.",
+    )
     readiness_key_label: str | None = Field(
         None, description="Key-map label whose v2 key /readyz pings with (default: first)."
     )

@@ -27,13 +27,22 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when API v2 answers ``GET /ping`` with a configured key and the store answers."""
+    """Ready when API v2 answers ``GET /ping`` with a configured key and the store answers.
+
+    A ping spends a call of the v2 budget, and probes come every few seconds from every
+    replica: when the last upstream call that ended (a v1 request's or an earlier ping's)
+    was answered within ``readiness_evidence_seconds``, that answer stands for the ping.
+    After a failed call the next probe always pings, so an outage shows at once.
+    """
     bridge = request.app[BRIDGE]
     checks: dict[str, str] = {}
     label = bridge.settings.readiness_key_label or next(iter(bridge.keys.labels), None)
     v2_key = bridge.keys.v2_key_for_label(label) if label else None
+    evidence = bridge.settings.readiness_evidence_seconds
     if v2_key is None:
         checks["upstream"] = "skipped: no key configured to ping with"
+    elif evidence and bridge.upstream.answered_within(evidence):
+        checks["upstream"] = "ok"
     else:
         try:
             response = await asyncio.wait_for(

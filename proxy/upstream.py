@@ -90,6 +90,8 @@ class UpstreamClient:
         self.retries = retries
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
+        # (loop time, whether v2 answered) of the last call that ended: /readyz evidence.
+        self.last_outcome: tuple[float, bool] | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         # A streamed body (an upload) is bounded as a whole only by this; see _send_once.
         self._streamed_timeout = aiohttp.ClientTimeout(
@@ -225,6 +227,7 @@ class UpstreamClient:
         endpoint = v2_endpoint(call.path)
         started = time.perf_counter()
         status = 0
+        answered = False
         try:
             async with answer_deadline:
                 async with self.session.request(
@@ -238,6 +241,7 @@ class UpstreamClient:
                     status = response.status
                     payload = await response.read()
                     result = UpstreamResponse(response.status, payload, response.headers)
+                    answered = status < HTTPStatus.INTERNAL_SERVER_ERROR
         except aiohttp.ClientConnectorError as exc:
             log.warning("upstream.unreachable", method=call.method, path=call.path)
             raise _NotSent() from exc
@@ -268,6 +272,7 @@ class UpstreamClient:
                 )
             ) from exc
         finally:
+            self.last_outcome = (asyncio.get_running_loop().time(), answered)
             self.metrics.v2_calls.labels(call.method, endpoint, str(status)).inc()
             self.metrics.v2_latency.labels(call.method, endpoint).observe(
                 time.perf_counter() - started
@@ -280,6 +285,14 @@ class UpstreamClient:
             status=result.status,
         )
         return result
+
+    def answered_within(self, seconds: float) -> bool:
+        """Whether the last call that ended got an answer from v2 (not a 5xx, not a
+        timeout or a dropped connection) ``seconds`` ago or less."""
+        if self.last_outcome is None:
+            return False
+        at, answered = self.last_outcome
+        return answered and asyncio.get_running_loop().time() - at <= seconds
 
 
 def _body_refused_here(exc: BaseException) -> V1Error | None:
