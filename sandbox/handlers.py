@@ -8,7 +8,6 @@ what it needs (404), calls one state operation and renders the result.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -76,20 +75,11 @@ class V2Call:
             token = state.downloads.issue(application_id, stored_file)
             return f"{self.base_url}/files/{token}"
 
-        counts: Counter[str | None] | None = None
-
-        def candidate_count(vacancy_id: str) -> int:
-            # Counted once per answer, not once per vacancy rendered in it.
-            nonlocal counts
-            if counts is None:
-                counts = Counter(item.vacancy_id for item in state.applications.values())
-            return counts[vacancy_id]
-
         return RenderContext(
             datetime_format=state.config.datetime_format,
             file_url=file_url,
             vacancy_lookup=state.vacancies.get,
-            candidate_count=candidate_count,
+            candidate_count=state.candidate_count,
         )
 
 

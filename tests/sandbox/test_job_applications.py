@@ -554,3 +554,49 @@ async def test_note_validation_and_unknown_application(
 async def test_seed_notes_include_sensitive_ones(sandbox_server: RunningSandbox) -> None:
     notes = [note for a in sandbox_server.state.applications.values() for note in a.notes]
     assert any(note.is_sensitive for note in notes) and any(not note.is_sensitive for note in notes)
+
+
+async def test_total_candidate_count_follows_creates_moves_and_deletes(
+    sandbox_client: Any, sandbox_server: RunningSandbox
+) -> None:
+    """The sandbox keeps the counts as applications change; they always equal a scan."""
+    state = sandbox_server.state
+    first, second = [v for v in state.vacancies.values() if v.status == "public"][:2]
+    auth = bearer("demo-v2-key")
+
+    async def shown(vacancy_id: str) -> int:
+        query = "include[]=total_candidate_count"
+        _, body = await call(
+            sandbox_client, "GET", f"/v2/vacancies/{vacancy_id}?{query}", headers=auth
+        )
+        return int(body["data"]["total_candidate_count"])
+
+    def scanned(vacancy_id: str) -> int:
+        return sum(1 for item in state.applications.values() if item.vacancy_id == vacancy_id)
+
+    before = await shown(first.id)
+    assert before == scanned(first.id)
+    status, created = await call(
+        sandbox_client,
+        "POST",
+        "/v2/job-applications",
+        headers=auth,
+        json={**NEW_APPLICANT, "vacancy_id": first.id},
+    )
+    assert status == 201
+    assert await shown(first.id) == before + 1
+    moved = created["data"]["id"]
+    status, _ = await call(
+        sandbox_client,
+        "PATCH",
+        f"/v2/job-applications/{moved}",
+        headers=auth,
+        json={"vacancy_id": second.id},
+    )
+    assert status == 200
+    assert (await shown(first.id), await shown(second.id)) == (before, scanned(second.id))
+    status, _ = await call(sandbox_client, "DELETE", f"/v2/job-applications/{moved}", headers=auth)
+    assert status in (200, 204)
+    assert await shown(second.id) == scanned(second.id)
+    for vacancy in state.vacancies.values():
+        assert await shown(vacancy.id) == scanned(vacancy.id)
