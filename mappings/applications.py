@@ -15,7 +15,7 @@ Changes from v1 to v2, each undone here:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -130,10 +130,19 @@ def get_application_request(
     )
 
 
-def _job_of(application: JobApplication, vacancy: Vacancy | None) -> dict[str, Any] | None:
+def _job_of(
+    application: JobApplication,
+    vacancy: Vacancy | None,
+    jobs: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any] | None:
     found = vacancy or application.vacancy
     if found is not None:
-        return vacancy_to_job(found)
+        if jobs is None:
+            return vacancy_to_job(found)
+        job = jobs.get(found.id)
+        if job is None:
+            job = jobs[found.id] = vacancy_to_job(found)
+        return job
     if application.vacancy_id is None:
         return None
     # The vacancy exists but could not be read (e.g. deleted since): keep its id.
@@ -167,13 +176,21 @@ def content_from_v2(application: JobApplication) -> dict[str, Any]:
 
 
 def application_summary_to_v1(
-    application: JobApplication, vacancy: Vacancy | None = None
+    application: JobApplication,
+    vacancy: Vacancy | None = None,
+    *,
+    jobs: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A v2 list item as a v1 application (no content, no files: v2 lists have none)."""
+    """A v2 list item as a v1 application (no content, no files: v2 lists have none).
+
+    ``jobs``: the jobs already made from vacancies of the same v2 answer, by id. One
+    answer embeds each vacancy as it is at one instant, so a page of applications on a
+    few vacancies translates each vacancy once.
+    """
     return {
         "id": application.id,
         "candidate": application_to_candidate(application),
-        "job": _job_of(application, vacancy),
+        "job": _job_of(application, vacancy, jobs),
         "stage": application.stage.name if application.stage else None,
         "rating": application.rating,
         "sourced": application.sourced,
@@ -367,3 +384,9 @@ def unknown_members(body: Mapping[str, Any]) -> list[str]:
     """Top-level v1 members that v2 has no place for (for the migration report)."""
     known = CREATE_MEMBERS | READ_ONLY_MEMBERS | {"stage"}
     return sorted(k for k in body if k not in known)
+
+
+def applications_page_to_v1(items: Sequence[JobApplication]) -> list[dict[str, Any]]:
+    """The items of one v2 list answer as v1 applications (each vacancy translated once)."""
+    jobs: dict[str, dict[str, Any]] = {}
+    return [application_summary_to_v1(item, jobs=jobs) for item in items]

@@ -243,9 +243,9 @@ async def _list_applications_as(
     filters: applications.ApplicationFilters,
     *,
     embed: bool,
-    to_v1: Callable[[JobApplication], dict[str, Any]],
+    to_v1: Callable[[Sequence[JobApplication]], list[dict[str, Any]]],
 ) -> web.Response:
-    """A v1 window over v2's job applications, each shown as ``to_v1`` makes it."""
+    """A v1 window over v2's job applications, shown as ``to_v1`` makes them."""
     window = parse_window(_query(request))
     found, total = await _fetch_window(
         request,
@@ -253,7 +253,7 @@ async def _list_applications_as(
         lambda call: applications.list_applications_request(call, filters, embed=embed),
         ApplicationPage,
     )
-    return json_response(envelope(window, [to_v1(a) for a in found], total))
+    return json_response(envelope(window, to_v1(found), total))
 
 
 async def list_candidates(request: web.Request) -> web.Response:
@@ -261,7 +261,7 @@ async def list_candidates(request: web.Request) -> web.Response:
         request,
         applications.ApplicationFilters(),
         embed=False,
-        to_v1=candidates.application_to_candidate,
+        to_v1=lambda found: [candidates.application_to_candidate(a) for a in found],
     )
 
 
@@ -317,7 +317,7 @@ async def list_applications(request: web.Request) -> web.Response:
         request,
         applications.application_filters(_query(request)),
         embed=True,
-        to_v1=applications.application_summary_to_v1,
+        to_v1=applications.applications_page_to_v1,
     )
 
 

@@ -847,3 +847,26 @@ def test_empty_form_fields_clear_nothing_on_update() -> None:
     call = update_application_request("ap_x", body)
     assert call is not None
     assert call.json == {"email": "new@example.com"}
+
+
+def test_a_page_translates_each_vacancy_once_and_answers_as_item_by_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mappings import applications as module
+
+    other_vacancy = {**PUBLIC_VACANCY, "id": "job_Other00000000000000", "title": "Other"}
+    items = [_item({**LIST_ITEM, "id": f"ap_Q8mZr1xYtB4nL0pKc7V{n}"}) for n in range(4)] + [
+        _item({**LIST_ITEM, "vacancy_id": other_vacancy["id"], "vacancy": other_vacancy})
+    ]
+    one_by_one = [application_summary_to_v1(item) for item in items]
+    translated: list[str] = []
+    real = module.vacancy_to_job
+
+    def counting(vacancy: Any) -> dict[str, Any]:
+        translated.append(vacancy.id)
+        return real(vacancy)
+
+    monkeypatch.setattr(module, "vacancy_to_job", counting)
+    assert module.applications_page_to_v1(items) == one_by_one
+    assert sorted(translated) == sorted({PUBLIC_VACANCY["id"], other_vacancy["id"]})
+    assert [a["job"]["title"] for a in one_by_one] == [PUBLIC_VACANCY["title"]] * 4 + ["Other"]
