@@ -103,6 +103,10 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
 
 @contextlib.asynccontextmanager
 async def spawn(

@@ -46,6 +46,7 @@ from typing import Any
 import aiohttp
 import redis.asyncio as redis
 
+from bench.overhead import Server
 from proxy.keys import hash_key
 
 V1_KEY = "soak-v1-key"
@@ -146,22 +147,6 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
-@dataclass
-class Child:
-    name: str
-    base: str
-    process: asyncio.subprocess.Process
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.process.returncode is None
-
-
 async def _wait_until_up(url: str, child: asyncio.subprocess.Process, what: str) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(150):
@@ -180,7 +165,7 @@ async def _wait_until_up(url: str, child: asyncio.subprocess.Process, what: str)
 @contextlib.asynccontextmanager
 async def running(
     name: str, args: list[str], env: dict[str, str], port: int, ready_path: str, logs: Path
-) -> AsyncIterator[Child]:
+) -> AsyncIterator[Server]:
     log = logs / f"{name}.log"
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
@@ -189,7 +174,7 @@ async def running(
     base = f"http://127.0.0.1:{port}"
     try:
         await _wait_until_up(base + ready_path, process, name)
-        yield Child(name, base, process, log)
+        yield Server(name, base, process, log)
     finally:
         if process.returncode is None:
             process.terminate()
@@ -204,7 +189,7 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("HOMERUN_BRIDGE_")}
 
 
-def sandbox(logs: Path) -> contextlib.AbstractAsyncContextManager[Child]:
+def sandbox(logs: Path) -> contextlib.AbstractAsyncContextManager[Server]:
     port = free_port()
     args = ["-m", "sandbox", "--port", str(port), "--rate-limit", "off", "--faults"]
     return running("sandbox", args, _clean_env(), port, "/_sandbox/stats", logs)
@@ -212,7 +197,7 @@ def sandbox(logs: Path) -> contextlib.AbstractAsyncContextManager[Child]:
 
 def bridge(
     name: str, upstream_url: str, prefix: str, logs: Path
-) -> contextlib.AbstractAsyncContextManager[Child]:
+) -> contextlib.AbstractAsyncContextManager[Server]:
     """``python -m proxy serve`` configured by environment, the soak's key mapped."""
     port = free_port()
     settings: dict[str, Any] = {
@@ -380,7 +365,7 @@ async def inject_faults(
                 injected[name] += 1
 
 
-async def sample_memory(replicas: list[Child], peaks: dict[str, int], stop_at: float) -> None:
+async def sample_memory(replicas: list[Server], peaks: dict[str, int], stop_at: float) -> None:
     while time.monotonic() < stop_at:
         for replica in replicas:
             now = rss_kib(replica.pid)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -186,9 +187,8 @@ class _Captured(Exception):
         self.options = options
 
 
-async def test_the_cli_runner_bounds_how_long_a_connection_may_dribble(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def _runner_options(monkeypatch: pytest.MonkeyPatch, **serve: Any) -> dict[str, object]:
+    """What ``proxy.cli._serve_until_stopped`` passes to ``web.AppRunner``."""
     from proxy import cli
 
     def capture(app: web.Application, **options: object) -> web.AppRunner:
@@ -196,8 +196,14 @@ async def test_the_cli_runner_bounds_how_long_a_connection_may_dribble(
 
     monkeypatch.setattr(cli.web, "AppRunner", capture)
     with pytest.raises(_Captured) as captured:
-        await cli._serve_until_stopped((web.Application(), "127.0.0.1", 0))
-    keepalive = captured.value.options.get("keepalive_timeout", 3630.0)
+        await cli._serve_until_stopped((web.Application(), "127.0.0.1", 0), **serve)
+    return captured.value.options
+
+
+async def test_the_cli_runner_bounds_how_long_a_connection_may_dribble(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keepalive = (await _runner_options(monkeypatch)).get("keepalive_timeout", 3630.0)
     assert isinstance(keepalive, int | float)
     assert 0 < keepalive <= 75, f"keepalive_timeout={keepalive}"
 
@@ -205,15 +211,8 @@ async def test_the_cli_runner_bounds_how_long_a_connection_may_dribble(
 async def test_the_cli_runner_takes_the_idle_timeout_it_is_given(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from proxy import cli
-
-    def capture(app: web.Application, **options: object) -> web.AppRunner:
-        raise _Captured(options)
-
-    monkeypatch.setattr(cli.web, "AppRunner", capture)
-    with pytest.raises(_Captured) as captured:
-        await cli._serve_until_stopped((web.Application(), "127.0.0.1", 0), idle_timeout=7.5)
-    assert captured.value.options["keepalive_timeout"] == 7.5
+    options = await _runner_options(monkeypatch, idle_timeout=7.5)
+    assert options["keepalive_timeout"] == 7.5
 
 
 # --- a body that stops arriving ---------------------------------------------------------------
