@@ -14,6 +14,7 @@ to wait for it; a slot further away than the caller's deadline is not taken.
 from __future__ import annotations
 
 import builtins
+import heapq
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -76,13 +77,33 @@ def gcra_reserve(
 
 
 class MemoryStore:
-    """Dicts with expiry; enough for one process."""
+    """Dicts with expiry; enough for one process.
+
+    Expired values are dropped when read, and also swept as time passes: most cache
+    keys are never read again once a write moves the cache to a new generation, so
+    lazy expiry alone would keep every one of them for the life of the process.
+    """
 
     def __init__(self) -> None:
         self._values: dict[str, tuple[bytes, float | None]] = {}
         self._hashes: dict[str, dict[str, str]] = defaultdict(dict)
         self._sets: dict[str, set[str]] = defaultdict(set)
         self._tat: dict[str, float] = {}
+        # (expiry, key) of every value set with a TTL, soonest first; an entry whose key
+        # was set again since (another expiry) or deleted is skipped when it comes up.
+        self._expiries: list[tuple[float, str]] = []
+
+    def _sweep(self, now: float) -> None:
+        expiries = self._expiries
+        while expiries and expiries[0][0] <= now:
+            expires, key = heapq.heappop(expiries)
+            item = self._values.get(key)
+            if item is not None and item[1] == expires:
+                del self._values[key]
+
+    def __len__(self) -> int:
+        """Values held, expired ones not yet swept included."""
+        return len(self._values)
 
     def _live(self, key: str) -> tuple[bytes, float | None] | None:
         item = self._values.get(key)
@@ -99,8 +120,12 @@ class MemoryStore:
         return item[0] if item else None
 
     async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
-        expires = time.monotonic() + ttl_seconds if ttl_seconds else None
+        now = time.monotonic()
+        self._sweep(now)
+        expires = now + ttl_seconds if ttl_seconds else None
         self._values[key] = (value, expires)
+        if expires is not None:
+            heapq.heappush(self._expiries, (expires, key))
 
     async def set_many(self, items: dict[str, bytes], ttl_seconds: float) -> None:
         for key, value in items.items():
@@ -144,6 +169,7 @@ class MemoryStore:
 
     async def close(self) -> None:
         self._values.clear()
+        self._expiries.clear()
 
 
 def open_store(url: str, prefix: str = "homerun-bridge:") -> Store:

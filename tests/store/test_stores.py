@@ -100,3 +100,21 @@ async def test_unreachable_redis_is_a_store_error() -> None:
     with pytest.raises(StoreError):
         await dead.get("x")
     await dead.close()
+
+
+async def test_memory_store_sweeps_expired_values_nobody_reads_again() -> None:
+    """A write moves the read cache to a new generation: the old entries are never read
+    again, so expiry on read alone would keep them all (a leak in a long-lived process).
+    Keys set again keep their latest expiry."""
+    store = MemoryStore()
+    for n in range(1000):
+        await store.set(f"cache:old:{n}", b"x" * 100, ttl_seconds=0.05)
+    await store.set("kept", b"1", ttl_seconds=0.05)
+    await store.set("kept", b"2", ttl_seconds=60)
+    await store.set("forever", b"3")
+    assert len(store) == 1002
+    await asyncio.sleep(0.1)
+    await store.set("new", b"4", ttl_seconds=60)
+    assert len(store) == 3
+    assert await store.get("kept") == b"2"
+    assert await store.get("forever") == b"3"
