@@ -22,9 +22,15 @@ from mappings.errors import ParamError, V1Error, V1ValidationError
 from mappings.forms import MAX_DEPTH, MAX_FIELDS, decode_bracket_pairs
 
 MAX_FIELD_BYTES = 64 * 1024
-# What reading a body can raise besides a size error: broken framing, a line over
-# aiohttp's limits, a Content-Encoding that does not decode.
-_UNREADABLE = (ValueError, AssertionError, RuntimeError, HttpProcessingError)
+# What reading a multipart body can raise besides a size error: broken framing, a line
+# over aiohttp's limits, a Content-Encoding that does not decode (also for uploads).
+BROKEN_MULTIPART = (
+    ValueError,
+    AssertionError,
+    RuntimeError,
+    HttpProcessingError,
+    web.RequestPayloadError,
+)
 
 
 def _bad_body(message: str) -> V1ValidationError:
@@ -147,6 +153,6 @@ async def _read_multipart_fields(request: web.Request) -> dict[str, Any]:
             if len(data) > MAX_FIELD_BYTES:
                 raise _bad_body(f"field {name} is larger than {MAX_FIELD_BYTES} bytes")
             pairs.append((name, data.decode("utf-8", errors="replace")))
-    except (*_UNREADABLE, web.RequestPayloadError) as exc:
+    except BROKEN_MULTIPART as exc:
         raise _bad_body("broken multipart body") from exc
     return decode_bracket_pairs(pairs)

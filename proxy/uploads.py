@@ -18,10 +18,10 @@ from http import HTTPStatus
 from typing import TypeVar
 
 from aiohttp import BodyPartReader, MultipartReader, web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from mappings.errors import ParamError, V1Error, V1ValidationError
 from mappings.files import MAX_UPLOAD_BYTES, file_type
+from proxy.body import BROKEN_MULTIPART
 
 CHUNK_BYTES = 64 * 1024
 # Multipart framing around a 25 MB file: headers and boundaries, generously.
@@ -29,8 +29,6 @@ FRAMING_SLACK_BYTES = 64 * 1024
 # A v1 upload is a file and a type; a few more parts are skipped, thousands are an attack
 # (aiohttp parses each part's headers: tens of thousands of tiny parts cost seconds of CPU).
 MAX_PARTS = 32
-# What a broken or undecodable multipart body raises while it is read.
-_BROKEN = (ValueError, AssertionError, RuntimeError, HttpProcessingError, web.RequestPayloadError)
 
 T = TypeVar("T")
 
@@ -134,7 +132,7 @@ class UploadStream:
         except V1Error as exc:
             self._fail(exc)
             raise
-        except _BROKEN as exc:
+        except BROKEN_MULTIPART as exc:
             raise self._fail(
                 V1ValidationError([ParamError("file", "broken multipart body")])
             ) from exc
@@ -178,6 +176,6 @@ async def open_upload(request: web.Request, pause_timeout: float | None = None) 
         )
     try:
         reader = await request.multipart()
-    except _BROKEN as exc:
+    except BROKEN_MULTIPART as exc:
         raise V1ValidationError([ParamError("file", "broken multipart body")]) from exc
     return UploadStream(reader, pause_timeout=pause_timeout)

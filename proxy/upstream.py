@@ -22,6 +22,7 @@ The base URL is the injection point: tests and the demo point it at the sandbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
@@ -220,9 +221,10 @@ class UpstreamClient:
             request_headers["Content-Type"] = "application/json"
         # A streamed body arrives at the client's pace (its own pause timeout bounds
         # that); v2's answer gets ``timeout_seconds`` from when the body is all sent.
-        answer_deadline = asyncio.timeout(None)
+        answer_deadline: contextlib.AbstractAsyncContextManager[object] = contextlib.nullcontext()
         if data is not None:
-            body = self._then_start(answer_deadline, data)
+            answer_deadline = streamed_deadline = asyncio.timeout(None)
+            body = self._then_start(streamed_deadline, data)
         ctx.upstream_calls += 1
         endpoint = v2_endpoint(call.path)
         started = time.perf_counter()
@@ -297,13 +299,12 @@ class UpstreamClient:
 
 def _body_refused_here(exc: BaseException) -> V1Error | None:
     """The v1 error a streamed body raised, which the HTTP client wrapped, if any."""
-    seen: BaseException | None = exc
+    seen = exc
     for _ in range(8):
-        seen = seen.__cause__ or seen.__context__ if seen is not None else None
-        if seen is None:
-            return None
-        if isinstance(seen, V1Error):
-            return seen
+        cause = seen.__cause__ or seen.__context__
+        if cause is None or isinstance(cause, V1Error):
+            return cause
+        seen = cause
     return None
 
 

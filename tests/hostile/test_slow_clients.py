@@ -311,13 +311,20 @@ async def test_a_body_that_stops_arriving_is_a_v1_400_after_the_body_timeout(
     await assert_healthy(Target.of(harness))
 
 
-def _upload(filename: bytes, content: bytes) -> bytes:
-    return (
+def _upload_request(application_id: str, filename: bytes, content: bytes) -> bytes:
+    """``POST /v1/applications/{id}/files`` with one file part, as raw bytes."""
+    body = (
         b'--b\r\nContent-Disposition: form-data; name="file"; filename="'
         + filename
         + b'"\r\nContent-Type: application/pdf\r\n\r\n'
         + content
         + b"\r\n--b--\r\n"
+    )
+    return request_bytes(
+        "POST",
+        f"/v1/applications/{application_id}/files",
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        body=body,
     )
 
 
@@ -327,13 +334,7 @@ async def test_an_upload_that_stalls_is_a_v1_400_and_creates_no_file(
     harness = await make_harness(client_body_timeout_seconds=BODY_TIMEOUT)
     application_id = next(iter(harness.sandbox.state.applications))
     files_before = len(harness.sandbox.state.applications[application_id].files)
-    body = _upload(b"cv.pdf", b"%PDF-1.4 " + b"x" * 200_000)
-    request = request_bytes(
-        "POST",
-        f"/v1/applications/{application_id}/files",
-        headers={"Content-Type": "multipart/form-data; boundary=b"},
-        body=body,
-    )
+    request = _upload_request(application_id, b"cv.pdf", b"%PDF-1.4 " + b"x" * 200_000)
     answer, took = await _send_and_stall(Target.of(harness), request[:-50_000], BODY_TIMEOUT + 4)
     status, error = _v1_error(answer)
     assert status == 400
@@ -354,13 +355,7 @@ async def test_a_slow_upload_that_keeps_coming_outlasts_the_upstream_timeout(
     harness = await make_harness(upstream_timeout_seconds=1, client_body_timeout_seconds=1)
     application_id = next(iter(harness.sandbox.state.applications))
     files_before = len(harness.sandbox.state.applications[application_id].files)
-    body = _upload(b"slow.pdf", b"%PDF-1.4 " + b"y" * 300_000)
-    request = request_bytes(
-        "POST",
-        f"/v1/applications/{application_id}/files",
-        headers={"Content-Type": "multipart/form-data; boundary=b"},
-        body=body,
-    )
+    request = _upload_request(application_id, b"slow.pdf", b"%PDF-1.4 " + b"y" * 300_000)
     target = Target.of(harness)
     started = time.monotonic()
     reader, writer = await asyncio.open_connection(target.host, target.port)
