@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from mappings.dates import to_unix_seconds
 from mappings.errors import ParamError, V1ValidationError
+from mappings.memo import SizedMemo
 from mappings.pagination import PageCall
 from mappings.plan import SCOPE_VACANCIES_READ, V2Request
 from mappings.v2_models import Vacancy
@@ -83,34 +84,16 @@ def plain_text(markup: str) -> str:
     return _WHITESPACE.sub(" ", "".join(extractor.parts)).strip()
 
 
-class _SeoDescriptions:
-    """The SEO description of each vacancy description seen, kept while it is small.
-
-    Rebuilding it parses the HTML (by far the largest cost of translating a vacancy),
-    and a careers site lists the same few vacancies on every page view. The text is a
-    pure function of the markup, so keeping it changes no answer. Bounded: all is
-    dropped when the markup kept as keys passes ``max_chars`` characters.
-    """
-
-    def __init__(self, max_chars: int = 1_000_000) -> None:
-        self.max_chars = max_chars
-        self._texts: dict[str, str] = {}
-        self._chars = 0
-
-    def __call__(self, markup: str) -> str:
-        text = self._texts.get(markup)
-        if text is None:
-            text = plain_text(markup)[:SEO_DESCRIPTION_LENGTH]
-            if self._chars + len(markup) > self.max_chars:
-                self._texts.clear()
-                self._chars = 0
-            if len(markup) <= self.max_chars:
-                self._texts[markup] = text
-                self._chars += len(markup)
-        return text
+# Parsing the HTML is by far the largest cost of translating a vacancy, and a careers
+# site lists the same few vacancies on every page view: kept per description text.
+_seo_descriptions: Final = SizedMemo[str, str](max_size=1_000_000)  # characters of markup
 
 
-seo_description: Final = _SeoDescriptions()
+def seo_description(markup: str) -> str:
+    """The v1 SEO description: the plain text of the v2 description, cut to 160."""
+    return _seo_descriptions.get(
+        markup, len(markup), lambda: plain_text(markup)[:SEO_DESCRIPTION_LENGTH]
+    )
 
 
 def _include_query() -> tuple[tuple[str, str], ...]:

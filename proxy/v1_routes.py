@@ -19,6 +19,7 @@ from mappings import applications, candidates, files, jobs, notes
 from mappings.errors import ParamError, V1Error, V1ValidationError
 from mappings.forms import expand_values
 from mappings.ids import application_id_for_candidate, is_valid_path_id, new_draft_candidate_id
+from mappings.memo import SizedMemo
 from mappings.pagination import (
     PageCall,
     Window,
@@ -46,7 +47,6 @@ from proxy.ratelimit import key_id
 from proxy.store import StoreError
 from proxy.uploads import open_upload
 from proxy.upstream import decode, error_for, gather_all
-from proxy.upstream_response import UpstreamResponse
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -68,41 +68,15 @@ def _query(request: web.Request) -> list[tuple[str, str]]:
     return list(request.query.items())
 
 
-class _DecodedCacheHits:
-    """The models of cached upstream bodies, so that a cache hit is not validated again.
-
-    Only bodies served from a cache come here (vacancy reads and the vacancies embedded
-    in write answers: the same few bodies, over and over). A body is a pure input to its
-    model and the models are frozen, so sharing them changes no answer; a body that does
-    not validate is not kept (it raises as before). Bounded by the body bytes kept; all
-    is dropped past it.
-    """
-
-    def __init__(self, max_bytes: int = 1_000_000) -> None:
-        self.max_bytes = max_bytes
-        self._models: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
-        self._bytes = 0
-
-    def decode(self, model: type[M], response: UpstreamResponse) -> M:
-        return self.model_of(model, response.body, lambda: decode(model, response))
-
-    def model_of(self, model: type[M], body: bytes, parse: Callable[[], M]) -> M:
-        key = (model, body)
-        found = self._models.get(key)
-        if found is not None:
-            return found  # type: ignore[return-value]
-        decoded = parse()
-        size = len(body)
-        if size <= self.max_bytes:
-            if self._bytes + size > self.max_bytes:
-                self._models.clear()
-                self._bytes = 0
-            self._models[key] = decoded
-            self._bytes += size
-        return decoded
+# The models of bodies served from a cache (vacancy reads, and the vacancies embedded
+# in write answers: the same few bodies over and over), so that a hit is not validated
+# again. The models are frozen, so sharing them changes no answer; a body that does not
+# validate is not kept (it raises as before). Bounded by the body bytes kept.
+_decoded_hits: Final = SizedMemo[tuple[type[BaseModel], bytes], BaseModel](max_size=1_000_000)
 
 
-_decoded_hits: Final = _DecodedCacheHits()
+def _decoded_hit(model: type[M], body: bytes, parse: Callable[[], M]) -> M:
+    return _decoded_hits.get((model, body), len(body), parse)  # type: ignore[return-value]
 
 
 async def _read_body(request: web.Request) -> dict[str, Any]:
@@ -125,7 +99,7 @@ async def _fetch(
     response = await bridge.upstream.send(ctx, ctx.principal.v2_key, call, fresh=fresh, **send)
     if 200 <= response.status < 300:
         if response.cached:
-            return _decoded_hits.decode(model, response)
+            return _decoded_hit(model, response.body, lambda: decode(model, response))
         return decode(model, response)
     if response.status == HTTPStatus.UNAUTHORIZED:
         _log_rejected_key(ctx)
@@ -192,9 +166,7 @@ async def _vacancy_or_none(request: web.Request, vacancy_id: str | None) -> Vaca
             cached = await bridge.store.get(_embed_key(request, vacancy_id))
             if cached is not None:
                 ctx.cache_hit = True
-                return _decoded_hits.model_of(
-                    Vacancy, cached, lambda: Vacancy.model_validate_json(cached)
-                )
+                return _decoded_hit(Vacancy, cached, lambda: Vacancy.model_validate_json(cached))
         vacancy = (await _fetch(request, jobs.get_vacancy_request(vacancy_id), OneVacancy)).data
         await _remember_vacancies(request, [vacancy])
     except (V1Error, StoreError, ValidationError):
