@@ -84,6 +84,20 @@ class BridgeSettings(BaseSettings):
     rate_limit_burst: int = Field(
         10, ge=1, description="Calls allowed back to back before pacing starts."
     )
+    store_timeout_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=30,
+        description="Longest one shared-store operation may take before the store counts as "
+        "down; while it is down the bridge serves without it (see store_outage_share).",
+    )
+    store_outage_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="While the shared store is unreachable each replica paces its v2 calls "
+        "locally at this share of the budget: set it to 1/N for N replicas sharing a key.",
+    )
     rate_limit_deadline_seconds: float = Field(
         20.0, ge=0, description="Longest a request waits for budget before a v1 429."
     )
@@ -131,6 +145,34 @@ class BridgeSettings(BaseSettings):
         le=600,
         description="Longest a client may take to send a request body (an upload: the "
         "longest pause between two pieces of it) before a v1 400.",
+    )
+    shutdown_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM, requests in flight get this long to finish; any still "
+        "running then is answered 503 (writes already sent are awaited) and the process "
+        "exits within this bound plus one second.",
+    )
+    max_client_connections: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Concurrent client connections served; one more is answered a v1 503 "
+        "at once and closed.",
+    )
+    max_upstream_body_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest answer read from API v2 (a 100-item page is well under 1 MiB); "
+        "a larger one is abandoned and answered 502.",
+    )
+    upstream_pool_wait_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Longest a request waits for a free connection to API v2 before a v1 "
+        "503 with Retry-After; nothing has been sent upstream then.",
     )
     idle_timeout_seconds: float = Field(
         75.0,
