@@ -49,9 +49,12 @@ class UpstreamPacer:
         self.budget = budget
         self.deadline_seconds = deadline_seconds
 
-    async def acquire(self, v2_key: str, deadline: float | None = None) -> float:
+    async def acquire(
+        self, v2_key: str, deadline: float | None = None, *, label: str = ""
+    ) -> float:
         """Wait for this key's next slot; return the seconds waited. Raises a v1 429 when
-        the slot is further away than the deadline (seconds from now)."""
+        the slot is further away than the deadline (seconds from now). ``label`` names the
+        integration asking (its key label), for fair turns among the labels of one key."""
         if self.budget is None:
             return 0.0
         max_wait = self.deadline_seconds if deadline is None else max(0.0, deadline)

@@ -157,7 +157,9 @@ class UpstreamClient:
         attempt = 0
         while True:
             if paced:
-                ctx.rate_limit_wait += await self.pacer.acquire(v2_key, deadline - loop.time())
+                ctx.rate_limit_wait += await self.pacer.acquire(
+                    v2_key, deadline - loop.time(), label=ctx.label
+                )
             try:
                 response = await self._send_once(ctx, v2_key, call, data, headers)
             except _NotSent as exc:
