@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint types unit bench soak clean
+.PHONY: install run test lint types unit explore bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ types: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider
+
+## The property and schemathesis suites with a fresh seed (printed; HYPOTHESIS_SEED=<n> replays).
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(BIN)/pytest -p no:cacheprovider tests/mappings tests/hostile \
+	  tests/sandbox/test_schemathesis.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
