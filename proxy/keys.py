@@ -4,6 +4,10 @@ v1 keys are held only as SHA-256 digests. A presented key is hashed and compared
 every entry in constant time (``hmac.compare_digest``, all entries, no early exit), so
 neither the answer nor its timing tells how close a guess was. In ``passthrough`` mode
 the presented key is the v2 key.
+
+A v2 key that v2 rejected (401) is remembered for a while, also by digest only
+(``RejectedKeys``): a stream of requests with a bad passthrough key costs one v2 call
+per key and interval, not one each, and is logged once per key and interval.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import base64
 import hashlib
 import hmac
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -100,6 +106,57 @@ class KeyMap:
             if hmac.compare_digest(entry.digest, digest) and found is None:
                 found = entry
         return Principal(found.label, found.v2_key) if found else None
+
+
+class RejectedKeys:
+    """v2 keys that v2 answered 401 to, by SHA-256 digest, each for ``seconds``.
+
+    Bounded: past ``max_keys`` the oldest entry is forgotten first (a flood of random
+    keys then costs v2 calls again, but never the bridge's memory).
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.seconds = seconds
+        self.max_keys = max_keys
+        self._clock = clock
+        self._until: dict[bytes, float] = {}
+
+    @staticmethod
+    def _digest(v2_key: str) -> bytes:
+        return hashlib.sha256(v2_key.encode("utf-8", "surrogatepass")).digest()
+
+    def holds(self, v2_key: str) -> bool:
+        """Whether v2 rejected this key less than ``seconds`` ago."""
+        if not self._until:  # the common case: no bad key seen, nothing to hash
+            return False
+        digest = self._digest(v2_key)
+        until = self._until.get(digest)
+        if until is None:
+            return False
+        if until <= self._clock():
+            del self._until[digest]
+            return False
+        return True
+
+    def remember(self, v2_key: str) -> bool:
+        """Remember a rejected key; ``True`` when it was not remembered already (then
+        the rejection is worth a log line)."""
+        if self.seconds <= 0:
+            return True
+        now = self._clock()
+        digest = self._digest(v2_key)
+        until = self._until.pop(digest, None)
+        fresh = until is None or until <= now
+        self._until[digest] = now + self.seconds  # re-inserted: the newest entry
+        while len(self._until) > self.max_keys:
+            del self._until[next(iter(self._until))]
+        return fresh
 
 
 def _read_v2_key(label: str, env: str | None, file: os.PathLike[str] | None) -> str:

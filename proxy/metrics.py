@@ -118,10 +118,25 @@ class BridgeMetrics:
             "429 answers received from API v2",
             registry=self.registry,
         )
+        self.upstream_shed = Counter(
+            "homerun_bridge_upstream_shed",
+            "v2 calls refused (v1 503) before sending: no connection to API v2 came free",
+            registry=self.registry,
+        )
+        self.upstream_too_large = Counter(
+            "homerun_bridge_upstream_too_large",
+            "API v2 answers abandoned for being larger than max_upstream_body_bytes",
+            registry=self.registry,
+        )
         self.store_errors = _Counter(
             "homerun_bridge_store_errors",
             "Store (Redis) operations that failed",
             ["operation"],
+            registry=self.registry,
+        )
+        self.store_outages = Counter(
+            "homerun_bridge_store_outages",
+            "Times the shared store was marked down (served without it until it answered)",
             registry=self.registry,
         )
 

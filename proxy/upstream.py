@@ -1,20 +1,34 @@
 """The upstream client: performs the v2 calls that ``mappings`` planned.
 
 Each call goes through: cache and coalescing (reads) -> the key's rate-limit slot ->
-the HTTP call, retried where that cannot duplicate a write. Errors it raises are v1
-errors (``mappings.errors.V1Error``) already:
+a connection slot -> the HTTP call, retried where that cannot duplicate a write.
+Errors it raises are v1 errors (``mappings.errors.V1Error``) already:
 
-    upstream unreachable / connection dropped  -> 502
-    upstream slower than the configured timeout -> 504
-    upstream answered a body that is not v2     -> 502 (``decode``)
-    upstream answered a v2 error                -> per ``v2_error_to_v1`` (``error_for``)
-    budget spent past the deadline              -> 429 with Retry-After
+    no free connection to v2 within the pool wait -> 503 with Retry-After (nothing sent)
+    upstream unreachable / connection dropped     -> 502
+    no connection accepted within the timeout     -> 504 (nothing sent)
+    upstream slower than the configured timeout   -> 504
+    upstream answer larger than the body bound    -> 502 (abandoned, never cached)
+    upstream answered a body that is not v2       -> 502 (``decode``)
+    upstream rejected the v2 key (401)            -> 401 (the key is remembered a while)
+    upstream answered a v2 error                  -> per ``v2_error_to_v1`` (``error_for``)
+    budget spent past the deadline                -> 429 with Retry-After
 
 Retries: a call that never reached upstream (connection refused) is retried whatever
-its method; a 429 is waited out (upstream refused it, so nothing happened) within the
-deadline; 5xx, timeouts and dropped connections are retried only for idempotent calls
-(GET, PATCH, DELETE) — never a POST that may have reached upstream, so no application,
-note or file is created twice. Backoff is capped exponential with full jitter.
+its method; a 429 is waited out (upstream refused it, so nothing happened) for
+``Retry-After`` but at least a second, within the deadline; 5xx, timeouts and dropped
+connections are retried only for idempotent calls (GET, PATCH, DELETE) — never a POST
+that may have reached upstream, so no application, note or file is created twice.
+Every kind of attempt counts: one planned call costs at most ``1 + retries`` v2 calls,
+whatever v2 answers. Backoff is capped exponential with full jitter.
+
+Writes and the client: a client that disconnects cancels its handler. Up to the send
+that is harmless (waiting for budget or a connection stops, nothing reaches v2); a
+write (any method but GET) already handed to v2 is shielded: it completes, the cache
+is made stale, and its outcome is logged (``upstream.write_completed_client_gone``, or
+``upstream.write_outcome_unknown``). Reads may be abandoned. A write whose outcome the
+bridge cannot know — a 5xx answer, a timeout or a dropped connection after it may have
+reached v2 — is always logged as ``upstream.write_outcome_unknown``.
 
 The base URL is the injection point: tests and the demo point it at the sandbox.
 """
@@ -23,11 +37,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import math
 import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import aiohttp
 import orjson
@@ -38,9 +54,12 @@ from mappings.errors import V1Error, v2_error_to_v1
 from mappings.plan import V2Request
 from proxy import __version__
 from proxy.cache import ReadEconomy
+from proxy.config import BridgeSettings
 from proxy.context import RequestContext
+from proxy.keys import RejectedKeys
 from proxy.metrics import BridgeMetrics, v2_endpoint
-from proxy.ratelimit import UpstreamPacer, too_many_requests
+from proxy.ratelimit import UpstreamPacer, key_id, too_many_requests
+from proxy.store import StoreError
 from proxy.upstream_response import UpstreamResponse
 
 M = TypeVar("M", bound=BaseModel)
@@ -49,12 +68,25 @@ log = structlog.get_logger("homerun_bridge.upstream")
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 2.0
+# An upstream 429 is waited out at least this long, whatever its Retry-After says.
+RETRY_AFTER_FLOOR_SECONDS = 1.0
 # The longest an upload may take to pass through (25 MB at about 30 KB/s).
 STREAMED_BODY_SECONDS = 900.0
+# How long a v2 key that v2 rejected (401) is answered 401 without asking v2 again.
+REJECTED_KEY_SECONDS = 60.0
+# Requests waiting for a connection, per connection, past which one more is shed at once.
+POOL_QUEUE_PER_CONNECTION = 8
+# Sizes and waits an operator sets; the defaults are the settings' own.
+_DEFAULT_MAX_BODY: Final[int] = BridgeSettings.model_fields["max_upstream_body_bytes"].default
+_DEFAULT_POOL_WAIT: Final[float] = BridgeSettings.model_fields["upstream_pool_wait_seconds"].default
 
 
 class _NotSent(Exception):
     """The connection could not be opened: the request never reached upstream."""
+
+    def __init__(self, error: V1Error) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class _Lost(Exception):
@@ -65,8 +97,59 @@ class _Lost(Exception):
         self.error = error
 
 
+class _TooLarge(Exception):
+    """The answer is longer than the bridge reads (known from Content-Length or seen)."""
+
+
 def _backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
+
+
+def _is_write(call: V2Request) -> bool:
+    return call.method != "GET"
+
+
+class ConnectionSlots:
+    """The connections to API v2, handed out with a bounded wait and a bounded queue.
+
+    aiohttp's own pool would queue without bound, and its timeout would count the
+    queueing as v2's time. A request that gets no slot within ``wait_seconds`` (or finds
+    ``max_waiting`` already queued) is refused before anything is sent.
+    """
+
+    def __init__(self, size: int, wait_seconds: float, max_waiting: int) -> None:
+        self.size = size
+        self.wait_seconds = wait_seconds
+        self.max_waiting = max_waiting
+        self._free = asyncio.Semaphore(size)
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    def _refusal(self) -> V1Error:
+        return V1Error(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            f"The bridge's {self.size} connections to Homerun API v2 are all busy; "
+            "nothing was sent upstream; retry shortly",
+            headers={"Retry-After": str(max(1, math.ceil(self.wait_seconds)))},
+        )
+
+    async def acquire(self) -> None:
+        if self._free.locked() and self._waiting >= self.max_waiting:
+            raise self._refusal()
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await self._free.acquire()
+        except TimeoutError:
+            raise self._refusal() from None
+        finally:
+            self._waiting -= 1
+
+    def release(self) -> None:
+        self._free.release()
 
 
 class UpstreamClient:
@@ -82,6 +165,9 @@ class UpstreamClient:
         connections: int = 32,
         retries: int = 2,
         metrics: BridgeMetrics | None = None,
+        max_body_bytes: int = _DEFAULT_MAX_BODY,
+        pool_wait_seconds: float = _DEFAULT_POOL_WAIT,
+        rejected_key_seconds: float = REJECTED_KEY_SECONDS,
     ) -> None:
         self.metrics = metrics or BridgeMetrics()
         self.base_url = base_url.rstrip("/")
@@ -89,8 +175,15 @@ class UpstreamClient:
         self.pacer = pacer
         self.economy = economy
         self.retries = retries
+        self.max_body_bytes = max_body_bytes
+        self.slots = ConnectionSlots(
+            connections, pool_wait_seconds, POOL_QUEUE_PER_CONNECTION * connections
+        )
+        self.rejected_keys = RejectedKeys(rejected_key_seconds)
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
+        # Writes handed to v2 whose client may have left: awaited before closing.
+        self._writes: set[asyncio.Task[UpstreamResponse]] = set()
         # (loop time, whether v2 answered) of the last call that ended: /readyz evidence.
         self.last_outcome: tuple[float, bool] | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
@@ -100,6 +193,7 @@ class UpstreamClient:
         )
 
     async def start(self) -> None:
+        # The pool is as large as the slots: a call holding a slot never queues in it.
         connector = aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -108,6 +202,9 @@ class UpstreamClient:
         )
 
     async def close(self) -> None:
+        if self._writes:
+            # Writes already sent are let finish (and logged), never cut.
+            await asyncio.wait(set(self._writes), timeout=self.timeout_seconds + 1)
         if self._session is not None:
             await self._session.close()
 
@@ -128,6 +225,8 @@ class UpstreamClient:
         paced: bool = True,
     ) -> UpstreamResponse:
         """Perform one planned v2 call (through the cache when it is a read)."""
+        if self.rejected_keys.holds(v2_key):
+            raise _key_rejected(call)
 
         async def load() -> UpstreamResponse:
             return await self._send_with_retries(ctx, v2_key, call, data, headers, paced)
@@ -135,11 +234,23 @@ class UpstreamClient:
         if call.method == "GET":
             response, shared = await self.economy.read(v2_key, call, load, fresh=fresh)
             ctx.cache_hit = ctx.cache_hit or shared
-            return response
-        response = await load()
-        if response.status < 300:
-            await self.economy.invalidate(v2_key)
+        else:
+            response = await load()
+        if response.status == HTTPStatus.UNAUTHORIZED:
+            self._key_was_rejected(ctx, v2_key)
+            raise _key_rejected(call)
         return response
+
+    def _key_was_rejected(self, ctx: RequestContext, v2_key: str) -> None:
+        if self.rejected_keys.remember(v2_key):
+            log.error(
+                "upstream.key_rejected",
+                request_id=ctx.request_id,
+                key_label=ctx.label,
+                key_id=key_id(v2_key),
+                hint="API v2 answered 401: this v2 key was revoked or expired; the bridge "
+                f"answers 401 for it without asking v2 for {self.rejected_keys.seconds:g} s",
+            )
 
     async def _send_with_retries(
         self,
@@ -155,49 +266,174 @@ class UpstreamClient:
         # A streamed body can be sent once only.
         retries = 0 if data is not None else self.retries
         attempt = 0
-        while True:
-            if paced:
-                ctx.rate_limit_wait += await self.pacer.acquire(
-                    v2_key, deadline - loop.time(), label=ctx.label
-                )
-            try:
-                response = await self._send_once(ctx, v2_key, call, data, headers)
-            except _NotSent as exc:
-                if attempt >= retries:
-                    raise V1Error(
-                        HTTPStatus.BAD_GATEWAY, "Homerun API v2 could not be reached"
-                    ) from exc
-            except _Lost as exc:
-                if not call.is_idempotent or attempt >= retries:
-                    if not call.is_idempotent:
-                        log.error(
-                            "upstream.write_outcome_unknown",
-                            request_id=ctx.request_id,
-                            key_label=ctx.label,
-                            method=call.method,
+        # (status, why) while a write's last attempt may have happened upstream unanswered.
+        unknown: tuple[int, str] | None = None
+        try:
+            while True:
+                if paced:
+                    ctx.rate_limit_wait += await self.pacer.acquire(
+                        v2_key, deadline - loop.time(), label=ctx.label
+                    )
+                try:
+                    response = await self._attempt(ctx, v2_key, call, data, headers)
+                except asyncio.CancelledError:
+                    unknown = None  # a write in flight logs its own outcome (_client_gone)
+                    raise
+                except _NotSent as exc:
+                    if attempt >= retries:
+                        raise exc.error from exc
+                except _Lost as exc:
+                    unknown = (0, "no answer came back")
+                    if not call.is_idempotent or attempt >= retries:
+                        raise exc.error from exc
+                else:
+                    if response.status == HTTPStatus.TOO_MANY_REQUESTS:
+                        self.metrics.upstream_429.inc()
+                        wait = max(RETRY_AFTER_FLOOR_SECONDS, _retry_after(response))
+                        if attempt >= retries or loop.time() + wait > deadline:
+                            raise too_many_requests(wait)
+                        log.warning(
+                            "upstream.rate_limited",
                             path=call.path,
-                            hint="not retried: the write may have happened upstream",
+                            retry_after=wait,
+                            attempt=attempt + 1,
                         )
-                    raise exc.error from exc
-            else:
-                if response.status == HTTPStatus.TOO_MANY_REQUESTS:
-                    self.metrics.upstream_429.inc()
-                    wait = _retry_after(response)
-                    if data is None and loop.time() + wait <= deadline:
-                        log.warning("upstream.rate_limited", path=call.path, retry_after=wait)
                         ctx.rate_limit_wait += wait
+                        attempt += 1
                         await asyncio.sleep(wait)
                         continue
-                    raise too_many_requests(wait)
-                if not (
-                    response.status in RETRYABLE_STATUSES
-                    and call.is_idempotent
-                    and attempt < retries
-                ):
-                    return response
-            attempt += 1
-            await asyncio.sleep(_backoff(attempt))
-            log.info("upstream.retry", method=call.method, path=call.path, attempt=attempt)
+                    # An earlier unanswered attempt stays unknown until v2 answers for sure.
+                    unknown = (
+                        (response.status, "v2 answered 5xx")
+                        if response.status >= HTTPStatus.INTERNAL_SERVER_ERROR
+                        else None
+                    )
+                    retryable = response.status in RETRYABLE_STATUSES and call.is_idempotent
+                    if not (retryable and attempt < retries):
+                        if unknown is not None and _is_write(call):
+                            self._outcome_unknown(ctx, call, *unknown)
+                        return response
+                attempt += 1
+                await asyncio.sleep(_backoff(attempt))
+                log.info("upstream.retry", method=call.method, path=call.path, attempt=attempt)
+        except BaseException as exc:
+            # A write whose last attempt went unanswered ends here: v2 may hold it.
+            if unknown is not None and _is_write(call):
+                status, why = unknown
+                if isinstance(exc, asyncio.CancelledError):
+                    why = f"{why}; the client left before a retry"
+                self._outcome_unknown(ctx, call, status, why)
+            raise
+
+    def _outcome_unknown(
+        self, ctx: RequestContext, call: V2Request, status: int, why: str, **extra: Any
+    ) -> None:
+        log.error(
+            "upstream.write_outcome_unknown",
+            request_id=ctx.request_id,
+            key_label=ctx.label,
+            method=call.method,
+            path=call.path,
+            status=status,
+            why=why,
+            hint="not retried: the write may have happened upstream",
+            **extra,
+        )
+
+    async def _attempt(
+        self,
+        ctx: RequestContext,
+        v2_key: str,
+        call: V2Request,
+        data: AsyncIterable[bytes] | None,
+        headers: Mapping[str, str] | None,
+    ) -> UpstreamResponse:
+        """One call on a connection slot. A read simply runs; a write, once handed to
+        v2, runs to its end even when the client leaves (see the module docstring)."""
+        try:
+            await self.slots.acquire()
+        except V1Error:
+            self.metrics.upstream_shed.inc()
+            log.warning(
+                "upstream.shed",
+                request_id=ctx.request_id,
+                method=call.method,
+                path=call.path,
+                waiting=self.slots.waiting,
+            )
+            raise
+        if not _is_write(call):
+            try:
+                return await self._send_once(ctx, v2_key, call, data, headers)
+            finally:
+                self.slots.release()
+        write = asyncio.ensure_future(self._write_once(ctx, v2_key, call, data, headers))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
+        try:
+            return await asyncio.shield(write)
+        except asyncio.CancelledError:
+            if not write.done():
+                write.add_done_callback(functools.partial(self._client_gone, ctx, call))
+            raise
+
+    async def _write_once(
+        self,
+        ctx: RequestContext,
+        v2_key: str,
+        call: V2Request,
+        data: AsyncIterable[bytes] | None,
+        headers: Mapping[str, str] | None,
+    ) -> UpstreamResponse:
+        try:
+            response = await self._send_once(ctx, v2_key, call, data, headers)
+        finally:
+            self.slots.release()
+        if response.status < HTTPStatus.MULTIPLE_CHOICES:
+            try:
+                await self.economy.invalidate(v2_key)
+            except StoreError as exc:
+                # The write happened: it is answered as such; cached reads stay stale.
+                log.error(
+                    "upstream.write_cache_stale",
+                    request_id=ctx.request_id,
+                    key_label=ctx.label,
+                    path=call.path,
+                    error=str(exc),
+                )
+        return response
+
+    def _client_gone(
+        self, ctx: RequestContext, call: V2Request, write: asyncio.Task[UpstreamResponse]
+    ) -> None:
+        """How a write ended whose client had left while it ran: said in a log line."""
+        if write.cancelled():
+            self._outcome_unknown(ctx, call, 0, "cut at shutdown", client_gone=True)
+            return
+        error = write.exception()
+        if isinstance(error, _Lost):
+            self._outcome_unknown(ctx, call, 0, "no answer came back", client_gone=True)
+        elif error is not None:
+            log.warning(
+                "upstream.write_not_sent_client_gone",
+                request_id=ctx.request_id,
+                key_label=ctx.label,
+                method=call.method,
+                path=call.path,
+                error=error.__class__.__name__,
+            )
+        elif write.result().status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            status = write.result().status
+            self._outcome_unknown(ctx, call, status, "v2 answered 5xx", client_gone=True)
+        else:
+            log.warning(
+                "upstream.write_completed_client_gone",
+                request_id=ctx.request_id,
+                key_label=ctx.label,
+                method=call.method,
+                path=call.path,
+                status=write.result().status,
+            )
 
     async def _then_start(
         self, deadline: asyncio.Timeout, data: AsyncIterable[bytes]
@@ -205,6 +441,18 @@ class UpstreamClient:
         async for chunk in data:
             yield chunk
         deadline.reschedule(asyncio.get_running_loop().time() + self.timeout_seconds)
+
+    async def _read_bounded(self, response: aiohttp.ClientResponse) -> bytes:
+        """The answer's body, read only up to ``max_body_bytes``."""
+        limit = self.max_body_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise _TooLarge()
+        body = bytearray()
+        async for chunk in response.content.iter_any():
+            body += chunk
+            if len(body) > limit:
+                raise _TooLarge()
+        return bytes(body)
 
     async def _send_once(
         self,
@@ -243,12 +491,44 @@ class UpstreamClient:
                     timeout=self._streamed_timeout if data is not None else self._timeout,
                 ) as response:
                     status = response.status
-                    payload = await response.read()
+                    try:
+                        payload = await self._read_bounded(response)
+                    except _TooLarge:
+                        response.close()  # abandoned, not drained: the connection goes
+                        raise
                     result = UpstreamResponse(response.status, payload, response.headers)
                     answered = status < HTTPStatus.INTERNAL_SERVER_ERROR
+        except _TooLarge as exc:
+            self.metrics.upstream_too_large.inc()
+            log.error(
+                "upstream.answer_too_large"
+                if not _is_write(call)
+                else "upstream.write_answer_too_large",
+                request_id=ctx.request_id,
+                key_label=ctx.label,
+                method=call.method,
+                path=call.path,
+                status=status,
+                limit_bytes=self.max_body_bytes,
+            )
+            raise V1Error(
+                HTTPStatus.BAD_GATEWAY,
+                f"Homerun API v2 answered more than {self.max_body_bytes} bytes; "
+                "the bridge does not read answers that large",
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
             log.warning("upstream.unreachable", method=call.method, path=call.path)
-            raise _NotSent() from exc
+            raise _NotSent(
+                V1Error(HTTPStatus.BAD_GATEWAY, "Homerun API v2 could not be reached")
+            ) from exc
+        except aiohttp.ConnectionTimeoutError as exc:
+            log.warning("upstream.connect_timeout", method=call.method, path=call.path)
+            raise _NotSent(
+                V1Error(
+                    HTTPStatus.GATEWAY_TIMEOUT,
+                    f"Homerun API v2 did not accept a connection within {self.timeout_seconds:g} s",
+                )
+            ) from exc
         except TimeoutError as exc:
             log.warning("upstream.timeout", method=call.method, path=call.path)
             raise _Lost(
@@ -299,6 +579,10 @@ class UpstreamClient:
         return answered and asyncio.get_running_loop().time() - at <= seconds
 
 
+def _key_rejected(call: V2Request) -> V1Error:
+    return v2_error_to_v1(HTTPStatus.UNAUTHORIZED, None, call, not_found="")
+
+
 def _body_refused_here(exc: BaseException) -> V1Error | None:
     """The v1 error a streamed body raised, which the HTTP client wrapped, if any."""
     seen = exc
@@ -311,10 +595,12 @@ def _body_refused_here(exc: BaseException) -> V1Error | None:
 
 
 def _retry_after(response: UpstreamResponse) -> float:
+    """Seconds v2 asked to wait (an HTTP-date or a bad value: one second)."""
     try:
-        return max(0.0, float(response.headers.get("Retry-After", "1")))
+        seconds = float(response.headers.get("Retry-After", "1"))
     except ValueError:
         return 1.0
+    return seconds if math.isfinite(seconds) and seconds >= 0 else 1.0
 
 
 def decode(model: type[M], response: UpstreamResponse) -> M:
