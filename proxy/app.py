@@ -27,6 +27,7 @@ from proxy.keys import KeyMap, presented_key
 from proxy.metrics import BridgeMetrics
 from proxy.ratelimit import Budget, UpstreamPacer
 from proxy.store import Store, StoreError, open_store
+from proxy.store_guard import guard_store
 from proxy.upstream import UpstreamClient
 from proxy.usage import UsageBook
 
@@ -221,15 +222,21 @@ def create_app(
         middlewares=[v1_envelope_middleware, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
-    shared_store = (
-        store if store is not None else open_store(settings.store_url, settings.store_prefix)
+    metrics = BridgeMetrics()
+    # Guarded: a store fault costs a request nothing the bridge could serve without it.
+    shared_store = guard_store(
+        store
+        if store is not None
+        else open_store(settings.store_url, settings.store_prefix, settings.store_timeout_seconds),
+        timeout_seconds=settings.store_timeout_seconds,
+        outage_share=settings.store_outage_share,
+        metrics=metrics,
     )
     budget = (
         Budget(settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
         if settings.rate_limit_per_minute
         else None
     )
-    metrics = BridgeMetrics()
     upstream = UpstreamClient(
         settings.upstream_url,
         settings.upstream_timeout_seconds,

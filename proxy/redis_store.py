@@ -13,25 +13,31 @@ import math
 from typing import Any
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from proxy.store import Reservation, StoreError
+from proxy.store import SCHEDULE_KEEP_SECONDS, Reservation, StoreError
 
-# KEYS[1]: the key's theoretical arrival time (ms). ARGV: interval_ms, burst, max_wait_ms.
-# Same arithmetic as proxy.store.gcra_reserve.
+# KEYS[1]: the key's theoretical arrival time (ms). ARGV: interval_ms, burst, max_wait_ms,
+# spent_for_ms (-1: none), keep_ms. Same arithmetic as proxy.store.gcra_reserve: a missing
+# schedule (Redis restarted empty, flushed) is just spent, never a fresh burst.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local spent_for = tonumber(ARGV[4])
+local spent = now + (burst - 1) * interval
+local tat = tonumber(redis.call('GET', KEYS[1]) or spent)
+if spent_for >= 0 and tat < spent + spent_for then tat = spent + spent_for end
 if tat < now then tat = now end
 local wait = tat - (burst - 1) * interval - now
 if wait < 0 then wait = 0 end
 if wait > max_wait then return {0, wait} end
 local new_tat = tat + interval
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + tonumber(ARGV[5]))
 return {1, wait}
 """
 _FOREVER_GUARD_SECONDS = 400 * 24 * 3600
@@ -42,8 +48,23 @@ def _error(operation: str, exc: Exception) -> StoreError:
 
 
 class RedisStore:
-    def __init__(self, url: str, prefix: str = "homerun-bridge:") -> None:
-        self._client: Any = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    """Redis behind the store interface; a Redis error is a :class:`StoreError`.
+
+    Each socket operation is bounded by ``timeout_seconds`` (a hung server, e.g. one
+    stopped with SIGSTOP, costs that, not redis-py's default seconds), and a command
+    that meets a dead pooled connection (the server restarted) is retried once on a
+    fresh one, so a restart costs no request an error.
+    """
+
+    def __init__(
+        self, url: str, prefix: str = "homerun-bridge:", *, timeout_seconds: float = 2.0
+    ) -> None:
+        self._client: Any = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+        )
         self._gcra = self._client.register_script(_GCRA)
         self.prefix = prefix
 
@@ -91,11 +112,25 @@ class RedisStore:
             raise _error("incr", exc) from exc
         return int(value)
 
-    async def reserve(self, key: str, interval: float, burst: int, max_wait: float) -> Reservation:
+    async def reserve(
+        self,
+        key: str,
+        interval: float,
+        burst: int,
+        max_wait: float,
+        *,
+        spent_for: float | None = None,
+    ) -> Reservation:
         try:
             granted, wait_ms = await self._gcra(
                 keys=[self._key(key)],
-                args=[max(1, math.ceil(interval * 1000)), burst, int(max_wait * 1000)],
+                args=[
+                    max(1, math.ceil(interval * 1000)),
+                    burst,
+                    int(max_wait * 1000),
+                    -1 if spent_for is None else max(0, math.ceil(spent_for * 1000)),
+                    SCHEDULE_KEEP_SECONDS * 1000,
+                ],
             )
         except RedisError as exc:
             raise _error("reserve", exc) from exc

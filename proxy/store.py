@@ -9,6 +9,15 @@ expires.
 The rate-limit budget is a GCRA ("generic cell rate algorithm") reservation: each
 call atomically takes the next free slot of its key's schedule and learns how long
 to wait for it; a slot further away than the caller's deadline is not taken.
+
+A schedule the store does not have (never used, or lost: Redis restarted empty, was
+flushed or failed over) counts as *just spent*: one call now, the rest paced. Only a
+schedule that exists and has been idle hands out a burst, so a flapping store cannot
+hand out a fresh burst on every restart. Schedules are kept a day past their last slot,
+long enough for ordinary idleness to refill the burst.
+
+Failures: a store raises :class:`StoreError`; :class:`proxy.store_guard.StoreGuard`
+bounds every operation in time and serves the bridge through an outage.
 """
 
 from __future__ import annotations
@@ -46,8 +55,20 @@ class Store(Protocol):
     async def incr(self, key: str) -> int: ...
 
     async def reserve(
-        self, key: str, interval: float, burst: int, max_wait: float
-    ) -> Reservation: ...
+        self,
+        key: str,
+        interval: float,
+        burst: int,
+        max_wait: float,
+        *,
+        spent_for: float | None = None,
+    ) -> Reservation:
+        """Take the key's next slot unless it is more than ``max_wait`` away.
+
+        ``spent_for``: the caller paced this key on its own while the store was away,
+        with slots up to that many seconds from now; the schedule is then treated as at
+        least just spent, plus that (no burst, and no slot on top of the caller's own)."""
+        ...
 
     async def hincr(self, key: str, fields: dict[str, int], ttl_seconds: float) -> None: ...
 
@@ -64,11 +85,26 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
+# A schedule outlives its last slot by this much: idleness within it refills the burst.
+SCHEDULE_KEEP_SECONDS = 24 * 3600
+
+
 def gcra_reserve(
-    tat: float, now: float, interval: float, burst: int, max_wait: float
+    tat: float | None,
+    now: float,
+    interval: float,
+    burst: int,
+    max_wait: float,
+    spent_for: float | None = None,
 ) -> tuple[Reservation, float]:
     """One GCRA step: (answer, new theoretical arrival time). Shared by both stores
-    (the Redis Lua script is this function, line for line)."""
+    (the Redis Lua script is this function, line for line). ``tat`` None: the schedule
+    is missing, and a missing schedule is just spent (see the module docstring)."""
+    spent = now + (burst - 1) * interval
+    if tat is None:
+        tat = spent
+    if spent_for is not None:
+        tat = max(tat, spent + max(0.0, spent_for))
     tat = max(tat, now)
     wait = max(0.0, tat - (burst - 1) * interval - now)
     if wait > max_wait:
@@ -140,11 +176,19 @@ class MemoryStore:
         self._values[key] = (str(value).encode(), item[1] if item else None)
         return value
 
-    async def reserve(self, key: str, interval: float, burst: int, max_wait: float) -> Reservation:
+    async def reserve(
+        self,
+        key: str,
+        interval: float,
+        burst: int,
+        max_wait: float,
+        *,
+        spent_for: float | None = None,
+    ) -> Reservation:
         now = time.monotonic()
-        answer, self._tat[key] = gcra_reserve(
-            self._tat.get(key, now), now, interval, burst, max_wait
-        )
+        answer, tat = gcra_reserve(self._tat.get(key), now, interval, burst, max_wait, spent_for)
+        if answer.granted:
+            self._tat[key] = tat
         return answer
 
     async def hincr(self, key: str, fields: dict[str, int], ttl_seconds: float) -> None:
@@ -172,12 +216,12 @@ class MemoryStore:
         self._expiries.clear()
 
 
-def open_store(url: str, prefix: str = "homerun-bridge:") -> Store:
-    """``memory://`` or ``redis://…`` -> a store."""
+def open_store(url: str, prefix: str = "homerun-bridge:", timeout_seconds: float = 2.0) -> Store:
+    """``memory://`` or ``redis://…`` -> a store (``timeout_seconds`` bounds Redis sockets)."""
     if url.startswith("memory:"):
         return MemoryStore()
     if url.startswith(("redis://", "rediss://", "unix://")):
         from proxy.redis_store import RedisStore
 
-        return RedisStore(url, prefix)
+        return RedisStore(url, prefix, timeout_seconds=timeout_seconds)
     raise ValueError(f"store_url: unsupported scheme in {url!r} (use memory:// or redis://)")

@@ -15,7 +15,11 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
+import structlog
+
 from proxy.store import Store, StoreError
+
+log = structlog.get_logger("homerun_bridge.usage")
 
 USAGE_TTL_SECONDS: Final = 400 * 24 * 3600
 FLUSH_SECONDS: Final = 5.0
@@ -106,26 +110,38 @@ class UsageBook:
         for name in unknown_fields:
             self._fields[(label, f"{route} {name}")] += 1
 
-    async def flush(self) -> None:
+    async def flush(self) -> bool:
+        """Write the buffered counts to the store; False when it failed. Never raises:
+        what was not written stays buffered for the next flush (each part is taken off
+        the buffer only once the store took it, so nothing is counted twice)."""
         calls, seen, fields = self._calls, self._seen, self._fields
         self._calls, self._seen, self._fields = Counter(), {}, Counter()
         try:
-            for label in {label for label, _ in calls} | {label for label, _ in fields}:
+            for label in sorted({label for label, _ in calls} | {label for label, _ in fields}):
                 await self._store.sadd("usage:labels", label, USAGE_TTL_SECONDS)
                 mine = {route: n for (owner, route), n in calls.items() if owner == label}
                 if mine:
                     await self._store.hincr(f"usage:calls:{label}", mine, USAGE_TTL_SECONDS)
-                    last = {r: str(t) for (owner, r), t in seen.items() if owner == label}
+                    for route in mine:
+                        del calls[(label, route)]
+                last = {r: str(t) for (owner, r), t in seen.items() if owner == label}
+                if last:
                     await self._store.hset(f"usage:seen:{label}", last, USAGE_TTL_SECONDS)
+                    for route in last:
+                        del seen[(label, route)]
                 unknown = {f: n for (owner, f), n in fields.items() if owner == label}
                 if unknown:
                     await self._store.hincr(f"usage:fields:{label}", unknown, USAGE_TTL_SECONDS)
-        except StoreError:
-            # Keep the counts for the next flush rather than lose them.
+                    for name in unknown:
+                        del fields[(label, name)]
+        except StoreError as exc:
+            # Keep what was not written for the next flush rather than lose it.
             self._calls.update(calls)
             self._fields.update(fields)
             self._seen = {**seen, **self._seen}
-            raise
+            log.warning("usage.flush_failed", error=str(exc), kept=sum(calls.values()))
+            return False
+        return True
 
     async def run(self) -> AsyncIterator[None]:
         """A cleanup context: flush periodically while the app runs, and once at the end."""
@@ -133,16 +149,14 @@ class UsageBook:
         async def loop() -> None:
             while True:
                 await asyncio.sleep(FLUSH_SECONDS)
-                with contextlib.suppress(StoreError):
-                    await self.flush()
+                await self.flush()
 
         task = asyncio.create_task(loop())
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        with contextlib.suppress(StoreError):
-            await self.flush()
+        await self.flush()
 
 
 async def migration_report(store: Store) -> dict[str, Any]:

@@ -11,6 +11,9 @@ import redis.asyncio as redis
 from proxy.redis_store import RedisStore
 from proxy.store import MemoryStore, Store, StoreError
 from tests.redis_support import REDIS_URL, redis_test_prefix
+from tests.store.own_redis import OwnRedis, redis_server
+
+__all__ = ["redis_server"]
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -54,6 +57,7 @@ async def test_counters_hashes_and_sets(store: Store) -> None:
 
 async def test_gcra_allows_the_burst_then_paces(store: Store) -> None:
     interval, burst = 0.5, 3
+    await _idle_schedule(store, "gcra:k", interval, burst)
     answers = [await store.reserve("gcra:k", interval, burst, max_wait=10) for _ in range(5)]
     assert all(a.granted for a in answers)
     assert [a.wait == 0 for a in answers[:3]] == [True, True, True]
@@ -65,6 +69,43 @@ async def test_gcra_allows_the_burst_then_paces(store: Store) -> None:
     # A refused call takes no slot: the next one still waits about 1.5 s.
     again = await store.reserve("gcra:k", interval, burst, max_wait=10)
     assert again.granted and again.wait == pytest.approx(1.5, abs=0.05)
+
+
+async def _idle_schedule(store: Store, key: str, interval: float, burst: int) -> None:
+    """A schedule that exists and has been idle long enough to refill its burst."""
+    await store.reserve(key, interval, burst, max_wait=10)
+    await asyncio.sleep(burst * interval + 0.2)
+
+
+async def test_a_missing_schedule_is_just_spent_not_a_fresh_burst(store: Store) -> None:
+    """A schedule the store does not have (never used, or lost in a restart or flush)
+    gives one call now and paces the rest: no burst."""
+    interval, burst = 0.2, 5
+    answers = [await store.reserve("gcra:lost", interval, burst, max_wait=10) for _ in range(3)]
+    assert [a.granted for a in answers] == [True, True, True]
+    assert answers[0].wait == 0
+    assert answers[1].wait == pytest.approx(interval, abs=0.05)
+    assert answers[2].wait == pytest.approx(2 * interval, abs=0.05)
+
+
+async def test_an_idle_schedule_refills_its_burst(store: Store) -> None:
+    interval, burst = 0.1, 4
+    for _ in range(3):
+        await store.reserve("gcra:idle", interval, burst, max_wait=10)
+    await asyncio.sleep(1.0)  # idle well past the last slot: the burst is back
+    answers = [await store.reserve("gcra:idle", interval, burst, max_wait=10) for _ in range(5)]
+    assert [a.wait == 0 for a in answers] == [True, True, True, True, False]
+
+
+async def test_spent_for_puts_the_schedule_behind_the_callers_own_slots(store: Store) -> None:
+    """After an outage paced locally, the shared schedule resumes behind the local slots:
+    an idle schedule gives no burst and its first slot comes after ``spent_for``."""
+    interval, burst = 0.1, 4
+    await _idle_schedule(store, "gcra:resume", interval, burst)
+    first = await store.reserve("gcra:resume", interval, burst, max_wait=10, spent_for=0.5)
+    second = await store.reserve("gcra:resume", interval, burst, max_wait=10)
+    assert first.wait == pytest.approx(0.5, abs=0.05)
+    assert second.wait == pytest.approx(0.6, abs=0.05)
 
 
 async def test_redis_keys_are_prefixed_and_expire(redis_prefix: str) -> None:
@@ -81,6 +122,8 @@ async def test_redis_keys_are_prefixed_and_expire(redis_prefix: str) -> None:
     assert len(keys) == 6
     for key in keys:
         assert await client.pttl(key) > 0, f"{key!r} would never expire"
+    # A schedule outlives its last slot by a day: idleness, not expiry, refills the burst.
+    assert await client.pttl(redis_prefix + "gcra:x") > 23 * 3600 * 1000
     await client.aclose()
 
 
@@ -89,9 +132,27 @@ async def test_two_clients_share_one_schedule(redis_prefix: str) -> None:
     answers = []
     for replica in (first, second, first, second):
         answers.append(await replica.reserve("gcra:shared", 1.0, 2, max_wait=10))
-    assert [round(a.wait) for a in answers] == [0, 0, 1, 2]
+    # A new schedule is just spent: one call now, then one a second, whoever asks.
+    assert [round(a.wait) for a in answers] == [0, 1, 2, 3]
     await first.close()
     await second.close()
+
+
+async def test_a_schedule_lost_in_a_redis_restart_hands_out_no_burst(
+    redis_server: OwnRedis,
+) -> None:
+    """Restarted empty, Redis has no schedule: the next calls are paced, not a burst of
+    ``burst`` at once (five restarts used to give five bursts in one minute)."""
+    shared = RedisStore(redis_server.url, "t:", timeout_seconds=0.5)
+    interval, burst = 0.2, 10
+    for _ in range(3):
+        await shared.reserve("gcra:k", interval, burst, max_wait=10)
+    redis_server.restart_empty()
+    # The pooled connection died with the server: redis-py reconnects on its own.
+    answers = [await shared.reserve("gcra:k", interval, burst, max_wait=10) for _ in range(3)]
+    assert [a.wait == 0 for a in answers] == [True, False, False]
+    assert answers[2].wait == pytest.approx(2 * interval, abs=0.05)
+    await shared.close()
 
 
 async def test_unreachable_redis_is_a_store_error() -> None:
