@@ -11,6 +11,15 @@ Changes from v1 to v2, each undone here:
   the client left out, or sent as null, are not sent, so nothing is cleared by
   omission. Read-only members of a resent object (ids, dates, rating…) are ignored.
 - v2 list items have no content and no files; v1 list items omit both.
+
+v2 guarantees only the application's ``id`` (``homerun-v2.openapi.yaml``); what a missing
+(absent or null) member becomes in v1:
+- a date, ``rating``, ``homerun_url``, ``stage`` (or its name) -> null.
+- ``sourced`` and ``disqualified`` -> ``false`` (what v2 assumes when a create leaves
+  them out); the person -> see ``mappings.candidates``.
+- ``vacancy_id`` and ``vacancy`` both missing -> ``job`` null (as for the talent pool).
+- a content field or ``custom_data`` -> left out of ``content``; ``files`` / ``notes``
+  -> ``[]`` (null items inside are dropped, see ``mappings.files`` / ``mappings.notes``).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from mappings.candidates import (
+    PERSONAL_FIELDS,
     application_to_candidate,
     personal_fields_from_v1,
     require_personal_fields,
@@ -39,6 +49,7 @@ from mappings.plan import (
     V2Request,
 )
 from mappings.v2_models import JobApplication, Vacancy
+from mappings.write_answers import WriteAnswer
 
 # v1 content keys that are top-level fields in v2, in the order v1 content shows them.
 CONTENT_FIELDS: Final = (
@@ -193,8 +204,8 @@ def application_summary_to_v1(
         "job": _job_of(application, vacancy, jobs),
         "stage": application.stage.name if application.stage else None,
         "rating": application.rating,
-        "sourced": application.sourced,
-        "disqualified": application.disqualified,
+        "sourced": bool(application.sourced),
+        "disqualified": bool(application.disqualified),
         "created_at": to_unix_seconds(application.created_at),
         "hired_at": to_unix_seconds(application.hired_at),
         "first_reply_at": to_unix_seconds(application.first_reply_at),
@@ -390,3 +401,25 @@ def applications_page_to_v1(items: Sequence[JobApplication]) -> list[dict[str, A
     """The items of one v2 list answer as v1 applications (each vacancy translated once)."""
     jobs: dict[str, dict[str, Any]] = {}
     return [application_summary_to_v1(item, jobs=jobs) for item in items]
+
+
+def sent_as_answer(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A create/PATCH payload in the shape of v2's answer: what v2 stored, to stand in
+    for the members its answer leaves out (see ``mappings.write_answers``)."""
+    person = {k: v for k, v in payload.items() if k in PERSONAL_FIELDS}
+    answer = {k: v for k, v in payload.items() if k not in PERSONAL_FIELDS and k != "sources"}
+    if person:
+        answer["personal_info"] = person
+    return answer
+
+
+def written_application_to_v1(
+    answer: WriteAnswer[JobApplication], *, issued_at: int, vacancy: Vacancy | None = None
+) -> dict[str, Any]:
+    """The answer to a confirmed create or update: the full v1 application, with ``id``
+    (and the candidate's) null when v2's answer carried no id the bridge knows."""
+    result = application_to_v1(answer.data, issued_at=issued_at, vacancy=vacancy)
+    if not answer.id_known:
+        result["id"] = None
+        result["candidate"] = {**result["candidate"], "id": None, "applications": []}
+    return result

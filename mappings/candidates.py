@@ -9,6 +9,11 @@ Changes from v1 to v2, each undone here:
   the bridge until an application uses it.
 - v2 requests take the personal fields flat (``first_name`` …) where v1 nested them
   under ``candidate[...]``.
+
+v2 guarantees only the application's ``id`` (``homerun-v2.openapi.yaml``): a missing
+(absent or null) ``personal_info`` reads as a person with no fields, so every personal
+field of the v1 candidate is null, and so is ``created_at`` when the application has
+none. ``id`` and ``applications`` always come from the application id.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from typing import Any, Final
 from mappings.dates import is_calendar_date, to_unix_seconds
 from mappings.errors import ParamError, V1ValidationError
 from mappings.ids import candidate_id_for_application
-from mappings.v2_models import JobApplication
+from mappings.v2_models import JobApplication, PersonalInfo
+
+_NOBODY: Final = PersonalInfo()
 
 PERSONAL_FIELDS: Final = (
     "first_name",
@@ -88,7 +95,7 @@ def require_personal_fields(fields: Mapping[str, Any], prefix: str) -> None:
 
 def application_to_candidate(application: JobApplication) -> dict[str, Any]:
     """The person on a v2 job application as the v1 candidate object."""
-    person = application.personal_info
+    person = application.personal_info or _NOBODY
     return {
         "id": candidate_id_for_application(application.id),
         "first_name": person.first_name,
@@ -126,5 +133,5 @@ def personal_fields_of_candidate(candidate: Mapping[str, Any]) -> dict[str, Any]
 
 def personal_fields_of_application(application: JobApplication) -> dict[str, Any]:
     """An existing application's person -> flat v2 personal fields, to apply again."""
-    person = application.personal_info.model_dump()
+    person = (application.personal_info or _NOBODY).model_dump()
     return {f: person[f] for f in PERSONAL_FIELDS if person.get(f) is not None}

@@ -6,6 +6,17 @@ Changes from v1 to v2, each undone here:
 - the download link became ``temporary_download_url``, valid 300 s from issue.
 - v2 cannot delete files: ``DELETE`` answers 410 Gone with a message.
 - uploads need an explicit ``type`` in v2; v1 clients that sent none upload a resume.
+
+v2 guarantees no member of a file (``homerun-v2.openapi.yaml``); what a missing (absent
+or null) one becomes in v1:
+- ``name`` -> ``name`` null, and the id hashes the empty name ``""`` (the n-th unnamed
+  file of an application keeps its id while v2 keeps their order). In the answer to an
+  upload the name is the one the client uploaded: v2 stored the file under it
+  (``mappings.write_answers`` fills it in).
+- ``type`` -> null (so is a type v1 did not know); ``temporary_download_url`` -> ``url``
+  null. ``url_expires_at`` is always the issue time + 300 s.
+- a file that is null inside ``files`` is dropped; it takes no position, so the ids of
+  the other files do not move.
 """
 
 from __future__ import annotations
@@ -28,18 +39,22 @@ DELETE_GONE_MESSAGE: Final = (
 )
 
 
-def files_to_v1(application_id: str, files: Sequence[File], issued_at: int) -> list[dict[str, Any]]:
-    """v2 files of one application, in order, as v1 file objects."""
+def files_to_v1(
+    application_id: str, files: Sequence[File | None], issued_at: int
+) -> list[dict[str, Any]]:
+    """v2 files of one application, in order, as v1 file objects (null items dropped)."""
+    present = [f for f in files if f is not None]
+    names = [f.name or "" for f in present]
     return [
         file_to_v1(application_id, f, occurrence, issued_at)
-        for f, occurrence in zip(files, occurrences([f.name for f in files]), strict=True)
+        for f, occurrence in zip(present, occurrences(names), strict=True)
     ]
 
 
 def file_to_v1(application_id: str, file: File, occurrence: int, issued_at: int) -> dict[str, Any]:
     """One v2 file as the v1 file: the temporary URL and when it stops working."""
     return {
-        "id": file_id(application_id, file.name, occurrence),
+        "id": file_id(application_id, file.name or "", occurrence),
         "name": file.name,
         "type": file.type if file.type in FILE_TYPES else None,
         "url": file.temporary_download_url,

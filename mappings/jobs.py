@@ -8,6 +8,13 @@ Changes from v1 to v2, each undone here:
 - ``seo_content`` and ``active_time`` are gone; they are rebuilt from title,
   description, share image, created_at and expires_at.
 - dates became ISO 8601 strings (v1: UNIX seconds).
+
+v2 guarantees only a vacancy's ``id`` (``homerun-v2.openapi.yaml``); what a missing
+(absent or null) member becomes in v1:
+- ``title`` -> ``title`` and ``seo_content.title`` null; ``status`` -> ``status`` null;
+  ``description`` -> ``seo_content.description`` ``""``; every other flat member -> null
+  (``tmp_location`` also when the location has neither name nor city).
+- ``created_at`` -> ``created_at`` null and ``active_time`` ``[]``: no opening is known.
 """
 
 from __future__ import annotations
@@ -142,10 +149,11 @@ def vacancy_to_job(vacancy: Vacancy) -> dict[str, Any]:
     tmp_location = (location.name or location.city) if location else None
     closed_at = to_unix_seconds(vacancy.expires_at) if vacancy.status == "closed" else None
     description = seo_description(vacancy.description or "")
+    active_time = [] if created_at is None else [{"opened_at": created_at, "closed_at": closed_at}]
     return {
         "id": vacancy.id,
         "title": vacancy.title,
-        "status": V2_TO_V1_STATUS[vacancy.status],
+        "status": V2_TO_V1_STATUS[vacancy.status] if vacancy.status else None,
         "type": vacancy.type,
         "tmp_location": tmp_location,
         "tmp_department": vacancy.department.name if vacancy.department else None,
@@ -158,5 +166,5 @@ def vacancy_to_job(vacancy: Vacancy) -> dict[str, Any]:
             "image": vacancy.share_image_url,
         },
         "created_at": created_at,
-        "active_time": [{"opened_at": created_at, "closed_at": closed_at}],
+        "active_time": active_time,
     }

@@ -5,6 +5,15 @@ Changes from v1 to v2, each undone here:
 - v2 notes have no id; v1 clients get a stable ``no_`` id (see ``mappings.ids``).
 - v2 has no notes list: notes are read through ``include[]=notes`` on the application,
   which also needs the scope ``job-application-notes:read``.
+
+v2 guarantees no member of a note (``homerun-v2.openapi.yaml``); what a missing (absent
+or null) one becomes in v1:
+- ``note`` -> ``body`` null; ``display_name`` -> ``name`` null; a date -> null.
+- ``is_sensitive`` -> ``false`` (v2's own default when a note is created without it).
+- ``created_at`` -> the id hashes the empty instant ``""``: the n-th undated note of an
+  application keeps its id as long as v2 lists its undated notes in the same order.
+- a note that is null inside ``notes`` is dropped; it takes no position, so the ids of
+  the other notes do not move.
 """
 
 from __future__ import annotations
@@ -28,12 +37,13 @@ def _stamp(note: Note) -> str:
     return note.created_at.astimezone(UTC).isoformat() if note.created_at else ""
 
 
-def notes_to_v1(application_id: str, notes: Sequence[Note]) -> list[dict[str, Any]]:
-    """v2 notes of one application, in order, as v1 note objects."""
-    stamps = [_stamp(n) for n in notes]
+def notes_to_v1(application_id: str, notes: Sequence[Note | None]) -> list[dict[str, Any]]:
+    """v2 notes of one application, in order, as v1 note objects (null items dropped)."""
+    present = [n for n in notes if n is not None]
+    stamps = [_stamp(n) for n in present]
     return [
         note_to_v1(application_id, note, occurrence)
-        for note, occurrence in zip(notes, occurrences(stamps), strict=True)
+        for note, occurrence in zip(present, occurrences(stamps), strict=True)
     ]
 
 
@@ -44,7 +54,7 @@ def note_to_v1(application_id: str, note: Note, occurrence: int = 0) -> dict[str
         "id": note_id(application_id, stamp, occurrence),
         "body": note.note,
         "name": note.display_name,
-        "is_sensitive": note.is_sensitive,
+        "is_sensitive": bool(note.is_sensitive),
         "created_at": to_unix_seconds(note.created_at),
         "updated_at": to_unix_seconds(note.updated_at),
     }

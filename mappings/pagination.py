@@ -4,6 +4,13 @@ v1 clients ask for any window of items; v2 only serves whole pages of one size (
 most 100). :func:`plan_page_window` finds the fewest v2 pages that cover a window:
 one call when the window is aligned, one call when some perPage <= 100 holds the
 window in a single page, else two. Walking v1 pages therefore costs one v2 call each.
+
+v2 guarantees only a list's ``data``, not its ``meta`` (``homerun-v2.openapi.yaml``).
+Without ``meta.total`` the envelope counts what the fetched pages show
+(:func:`shown_count`): ``total`` = the items up to the end of the last page fetched,
+and ``has_more`` = an item past the window was fetched, or the last page was full (v2
+may have more). So a walk of a list without ``meta`` ends at the first page that is not
+full, as it would with ``meta``; only ``total`` is then a lower bound until the end.
 """
 
 from __future__ import annotations
@@ -98,11 +105,29 @@ def slice_window(
     return items[skip : skip + window.limit]
 
 
-def envelope(window: Window, items: Sequence[Any], total: int) -> dict[str, Any]:
-    """The v1 list envelope: ``data``, ``has_more``, ``page``, ``per_page``, ``total``."""
+def shown_count(
+    window: Window, calls: Sequence[PageCall], page_lengths: Sequence[int], taken: int
+) -> tuple[int, bool]:
+    """(total, has_more) from the pages alone, for a v2 list answered without ``meta``.
+
+    ``page_lengths``: how many items each fetched page held; ``taken``: how many of them
+    the window kept.
+    """
+    fetched_end = calls[0].first_index + sum(page_lengths)
+    last_full = bool(page_lengths) and page_lengths[-1] >= calls[-1].per_page
+    return fetched_end, last_full or fetched_end > window.offset + taken
+
+
+def envelope(
+    window: Window, items: Sequence[Any], total: int, has_more: bool | None = None
+) -> dict[str, Any]:
+    """The v1 list envelope: ``data``, ``has_more``, ``page``, ``per_page``, ``total``.
+
+    ``has_more`` follows from ``total`` unless given (see :func:`shown_count`).
+    """
     return {
         "data": list(items),
-        "has_more": window.offset + len(items) < total,
+        "has_more": window.offset + len(items) < total if has_more is None else has_more,
         "page": window.page,
         "per_page": window.limit,
         "total": total,

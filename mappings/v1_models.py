@@ -18,7 +18,7 @@ class V1Model(BaseModel):
 
 
 class SeoContent(V1Model):
-    title: str
+    title: str | None
     description: str
     image: str | None
 
@@ -30,8 +30,8 @@ class ActiveTime(V1Model):
 
 class Job(V1Model):
     id: str
-    title: str
-    status: Literal["open", "private", "draft", "closed"]
+    title: str | None
+    status: Literal["open", "private", "draft", "closed"] | None
     type: str | None
     tmp_location: str | None
     tmp_department: str | None
@@ -39,7 +39,7 @@ class Job(V1Model):
     application_form_url: str | None
     job_url: str | None
     seo_content: SeoContent
-    created_at: int
+    created_at: int | None
     active_time: list[ActiveTime]
 
 
@@ -59,7 +59,7 @@ class Candidate(V1Model):
 
 class Note(V1Model):
     id: str
-    body: str
+    body: str | None
     name: str | None
     is_sensitive: bool
     created_at: int | None
@@ -68,7 +68,7 @@ class Note(V1Model):
 
 class File(V1Model):
     id: str
-    name: str
+    name: str | None
     type: Literal["resume", "assignment"] | None
     url: str | None
     url_expires_at: int
@@ -84,7 +84,7 @@ class ApplicationSummary(V1Model):
     rating: float | None
     sourced: bool
     disqualified: bool
-    created_at: int
+    created_at: int | None
     hired_at: int | None
     first_reply_at: int | None
     homerun_url: str | None
@@ -96,6 +96,21 @@ class Application(ApplicationSummary):
     content: dict[str, Any]
     files: list[File]
     notes: list[Note] | None = None
+
+
+class WrittenCandidate(Candidate):
+    """The candidate in the answer to ``POST /v1/applications`` (see WrittenApplication)."""
+
+    id: str | None  # type: ignore[assignment]
+
+
+class WrittenApplication(Application):
+    """The answer to ``POST /v1/applications``: ``id`` (and the candidate's) is null only
+    when v2 confirmed the create but its answer carried no readable id; the bridge then
+    logs ``write_answer_degraded`` rather than fail a write that happened."""
+
+    id: str | None  # type: ignore[assignment]
+    candidate: WrittenCandidate
 
 
 class ParamErrorModel(V1Model):

@@ -2,8 +2,16 @@
 
 Every upstream body is validated against these before it is translated: a body that
 does not match is "not valid v2" and becomes a v1 502, never a Python error later.
-Unknown members are ignored (v2 keeps adding fields); opt-in members (``include[]``)
-are optional. Date-times are parsed from any RFC 3339 form.
+
+What is required follows the published schema ("What an answer guarantees" in
+``homerun-v2.openapi.yaml``): only ``data`` in every answer and ``id`` in every vacancy
+and job application. Every other member, nested ones too (``meta``, a stage, a
+person's name, a file's name), may be absent or null, and reads as ``None`` here;
+what each becomes in v1 is written in the docstring of the mapping module that
+translates it. Items that are null inside ``notes``/``files`` are read as ``None``
+and dropped by the mappings (see ``mappings.notes`` / ``mappings.files``).
+Unknown members are ignored (v2 keeps adding fields). Date-times are parsed from
+any RFC 3339 form.
 """
 
 from __future__ import annotations
@@ -34,18 +42,18 @@ class Named(V2Model):
 
 class Vacancy(V2Model):
     id: str
-    title: str
+    title: str | None = None
     description: str | None = None
     application_form_url: str | None = None
     job_url: str | None = None
     share_image_url: str | None = None
-    status: Literal["public", "private", "closed", "draft"]
+    status: Literal["public", "private", "closed", "draft"] | None = None
     type: str | None = None
     expires_at: datetime | None = None
-    created_at: datetime
+    created_at: datetime | None = None
     location: Location | None = None
     department: Named | None = None
-    stages: list[Named] | None = None
+    stages: list[Named | None] | None = None
     total_candidate_count: int | None = None
 
 
@@ -62,14 +70,14 @@ class PersonalInfo(V2Model):
 
 class Note(V2Model):
     display_name: str | None = None
-    is_sensitive: bool = False
-    note: str = ""
+    is_sensitive: bool | None = None
+    note: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
 
 class File(V2Model):
-    name: str
+    name: str | None = None
     type: str | None = None
     temporary_download_url: str | None = None
 
@@ -79,17 +87,17 @@ class JobApplication(V2Model):
 
     id: str
     rating: float | None = None
-    sourced: bool = False
+    sourced: bool | None = None
     homerun_url: str | None = None
-    created_at: datetime
-    disqualified: bool = False
+    created_at: datetime | None = None
+    disqualified: bool | None = None
     hired_at: datetime | None = None
     first_reply_at: datetime | None = None
-    personal_info: PersonalInfo
+    personal_info: PersonalInfo | None = None
     vacancy_id: str | None = None
     stage: Named | None = None
     vacancy: Vacancy | None = None
-    notes: list[Note] | None = None
+    notes: list[Note | None] | None = None
     # Detail members:
     education: str | None = None
     experience: str | None = None
@@ -101,20 +109,20 @@ class JobApplication(V2Model):
     github: str | None = None
     website: str | None = None
     assignment: str | None = None
-    files: list[File] | None = None
+    files: list[File | None] | None = None
     custom_data: dict[str, Any] | None = None
 
 
 class PageMeta(V2Model):
-    current_page: int
-    per_page: int
-    total: int = Field(ge=0)
-    last_page: int
+    current_page: int | None = None
+    per_page: int | None = None
+    total: int | None = Field(default=None, ge=0)
+    last_page: int | None = None
 
 
 class Page(V2Model, Generic[T]):
     data: list[T]
-    meta: PageMeta
+    meta: PageMeta | None = None
 
 
 class One(V2Model, Generic[T]):

@@ -303,7 +303,10 @@ def v1_openapi_document() -> dict[str, Any]:
             ),
             "post": _operation(
                 "Create an application",
-                {**_ok("201", application, "Created"), **_errors(400, 403, 413)},
+                {
+                    **_ok("201", {"$ref": _REF + "WrittenApplication"}, "Created"),
+                    **_errors(400, 403, 413),
+                },
                 body="ApplicationCreate",
             ),
         },
@@ -333,6 +336,7 @@ def v1_openapi_document() -> dict[str, Any]:
         v1_models.Candidate,
         v1_models.ApplicationSummary,
         v1_models.Application,
+        v1_models.WrittenApplication,
         v1_models.Note,
         v1_models.File,
         v1_models.Error,

@@ -2,16 +2,23 @@
 
 Each handler reads like the data flow: parse and check the v1 request, plan the v2
 calls with ``mappings``, perform them, translate the answers, respond.
+
+Writes (contract §3): once v2 answered 2xx, the answer is the success status with what
+could be read (``mappings.write_answers``); an unreadable answer, a follow-up read or a
+store call that fails afterwards is logged as ``write_answer_degraded``, never an error.
+The shared store being down turns into another answer where one exists (a candidate id
+is read as its application's), else a v1 503.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final, TypeVar
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -26,20 +33,22 @@ from mappings.pagination import (
     envelope,
     parse_window,
     plan_page_window,
+    shown_count,
     slice_window,
 )
 from mappings.plan import V2Request
 from mappings.v2_models import (
     ApplicationPage,
+    File,
     JobApplication,
+    Note,
     OneApplication,
-    OneFile,
-    OneNote,
     OneVacancy,
     Page,
     Vacancy,
     VacancyPage,
 )
+from mappings.write_answers import WriteAnswer, read_write_answer
 from proxy.app import BRIDGE, Bridge, json_response
 from proxy.body import read_v1_body
 from proxy.context import RequestContext, context_of
@@ -52,6 +61,12 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 UPDATE_METHODS: Final = ("PUT", "POST", "PATCH")
+STORE_DOWN_FOR_CANDIDATE: Final = (
+    "The bridge's shared store is unavailable; this candidate may be a draft. Retry later"
+)
+STORE_DOWN: Final = "The bridge's shared store is unavailable; retry later"
+
+log = structlog.get_logger("homerun_bridge.writes")
 
 
 # --- the shared steps -------------------------------------------------------------
@@ -106,9 +121,47 @@ async def _fetch(
     raise error_for(response, call, not_found)
 
 
-def _log_rejected_key(ctx: RequestContext) -> None:
-    import structlog
+async def _write(
+    request: web.Request,
+    call: V2Request,
+    model: type[M],
+    sent: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+    *,
+    known_id: str | None = None,
+    not_found: str = "Not found",
+    **send: Any,
+) -> WriteAnswer[M]:
+    """Perform one write; a 2xx is read leniently (it happened), an error is as ``_fetch``.
 
+    ``sent``: what the write stored, in the answer's shape (a callable when it is known
+    only once the body was sent); it stands in for members the answer leaves out.
+    """
+    bridge, ctx = request.app[BRIDGE], context_of(request)
+    assert ctx.principal is not None
+    response = await bridge.upstream.send(ctx, ctx.principal.v2_key, call, **send)
+    if 200 <= response.status < 300:
+        stored = sent() if callable(sent) else sent
+        return read_write_answer(response.body, model, stored, known_id=known_id)
+    if response.status == HTTPStatus.UNAUTHORIZED:
+        _log_rejected_key(ctx)
+    raise error_for(response, call, not_found)
+
+
+def _log_degraded(request: web.Request, missing: Sequence[str]) -> None:
+    """A confirmed write answered with less than the whole object: say what was missing."""
+    if not missing:
+        return
+    ctx = context_of(request)
+    log.warning(
+        "write_answer_degraded",
+        request_id=ctx.request_id,
+        key_label=ctx.label,
+        route=f"{request.method} {ctx.route}",
+        missing=list(dict.fromkeys(missing)),
+    )
+
+
+def _log_rejected_key(ctx: RequestContext) -> None:
     structlog.get_logger("homerun_bridge.keys").error(
         "upstream.key_rejected",
         key_label=ctx.label,
@@ -121,8 +174,9 @@ async def _fetch_window(
     window: Window,
     plan_call: Callable[[PageCall], V2Request],
     model: type[Page[T]],
-) -> tuple[list[T], int]:
-    """The window's items, with the fewest v2 page calls (concurrent when two)."""
+) -> tuple[list[T], int, bool | None]:
+    """The window's items, the list's total and (when v2 gave no total) whether more
+    follow, with the fewest v2 page calls (concurrent when two)."""
     calls = plan_page_window(window)
     pages: list[Page[T]]
     if len(calls) == 1:  # most windows: no task to spawn for a single call
@@ -130,7 +184,12 @@ async def _fetch_window(
     else:
         pages = await gather_all(*(_fetch(request, plan_call(call), model) for call in calls))
     items = slice_window(window, calls, [page.data for page in pages])
-    return items, pages[0].meta.total
+    for page in pages:
+        if page.meta is not None and page.meta.total is not None:
+            return items, page.meta.total, None
+    # v2 guarantees no meta: count what the pages show (mappings.pagination).
+    total, has_more = shown_count(window, calls, [len(page.data) for page in pages], len(items))
+    return items, total, has_more
 
 
 def _embed_key(request: web.Request, vacancy_id: str) -> str:
@@ -149,14 +208,16 @@ async def _remember_vacancies(request: web.Request, vacancies: Sequence[Vacancy]
         await bridge.store.set_many(items, bridge.settings.cache_ttl_seconds)
 
 
-async def _vacancy_or_none(request: web.Request, vacancy_id: str | None) -> Vacancy | None:
+async def _vacancy_or_none(
+    request: web.Request, vacancy_id: str | None, missing: list[str] | None = None
+) -> Vacancy | None:
     """The job to embed in the answer to a write.
 
     The write already happened: a failure here must not turn its success into an error,
-    so the job is then shown by id only. The vacancy comes from the embed cache when it
-    was read within the cache TTL: writes do not refresh that cache, because the only
-    field a write changes there is the candidate count, so a burst of creates on one job
-    costs one v2 call each, not two.
+    so the job is then shown by id only (and the failed read is added to ``missing``).
+    The vacancy comes from the embed cache when it was read within the cache TTL: writes
+    do not refresh that cache, because the only field a write changes there is the
+    candidate count, so a burst of creates on one job costs one v2 call each, not two.
     """
     if vacancy_id is None:
         return None
@@ -170,6 +231,8 @@ async def _vacancy_or_none(request: web.Request, vacancy_id: str | None) -> Vaca
         vacancy = (await _fetch(request, jobs.get_vacancy_request(vacancy_id), OneVacancy)).data
         await _remember_vacancies(request, [vacancy])
     except (V1Error, StoreError, ValidationError):
+        if missing is not None:
+            missing.append("vacancy (follow-up read)")
         return None
     return vacancy
 
@@ -191,11 +254,12 @@ async def list_jobs(request: web.Request) -> web.Response:
     query = _query(request)
     window = parse_window(query)
     status = jobs.v2_status_filter(query)
-    vacancies, total = await _fetch_window(
+    vacancies, total, has_more = await _fetch_window(
         request, window, lambda call: jobs.list_vacancies_request(call, status), VacancyPage
     )
     await _remember_vacancies(request, vacancies)
-    return json_response(envelope(window, [jobs.vacancy_to_job(v) for v in vacancies], total))
+    found = [jobs.vacancy_to_job(v) for v in vacancies]
+    return json_response(envelope(window, found, total, has_more))
 
 
 async def get_job(request: web.Request) -> web.Response:
@@ -219,13 +283,13 @@ async def _list_applications_as(
 ) -> web.Response:
     """A v1 window over v2's job applications, shown as ``to_v1`` makes them."""
     window = parse_window(_query(request))
-    found, total = await _fetch_window(
+    found, total, has_more = await _fetch_window(
         request,
         window,
         lambda call: applications.list_applications_request(call, filters, embed=embed),
         ApplicationPage,
     )
-    return json_response(envelope(window, to_v1(found), total))
+    return json_response(envelope(window, to_v1(found), total, has_more))
 
 
 async def list_candidates(request: web.Request) -> web.Response:
@@ -237,46 +301,79 @@ async def list_candidates(request: web.Request) -> web.Response:
     )
 
 
+async def _draft_or_store_down(bridge: Bridge, candidate_id: str) -> dict[str, Any] | bool:
+    """The stored draft, ``False`` when there is none, ``True`` when the store is down
+    (the candidate may then be a draft, or the person on its derived application)."""
+    try:
+        draft = await bridge.drafts.get(candidate_id)
+    except StoreError:
+        return True
+    return False if draft is None else draft
+
+
+async def _unless_draft_unknown(step: Awaitable[T], store_down: bool) -> T:
+    """A 404 for a candidate id means "no such candidate" only when the store answered."""
+    try:
+        return await step
+    except V1Error as exc:
+        if store_down and exc.status == HTTPStatus.NOT_FOUND:
+            raise V1Error(HTTPStatus.SERVICE_UNAVAILABLE, STORE_DOWN_FOR_CANDIDATE) from exc
+        raise
+
+
 async def get_candidate(request: web.Request) -> web.Response:
     candidate_id = _path_id(request, "id", "candidate")
-    draft = await request.app[BRIDGE].drafts.get(candidate_id)
-    if draft is not None:
+    draft = await _draft_or_store_down(request.app[BRIDGE], candidate_id)
+    if isinstance(draft, dict):
         return json_response(draft)
-    application = await _application_of_candidate(request, candidate_id, with_vacancy=False)
+    application = await _unless_draft_unknown(
+        _application_of_candidate(request, candidate_id, with_vacancy=False), draft
+    )
     return json_response(candidates.application_to_candidate(application))
 
 
 async def create_candidate(request: web.Request) -> web.Response:
     body = await _read_body(request)
     draft = candidates.draft_candidate(body, new_draft_candidate_id(), _now())
-    await request.app[BRIDGE].drafts.put(draft)
+    try:
+        await request.app[BRIDGE].drafts.put(draft)
+    except StoreError:
+        raise V1Error(HTTPStatus.SERVICE_UNAVAILABLE, STORE_DOWN) from None
     return json_response(draft, HTTPStatus.CREATED)
 
 
-async def _application_id_of_candidate(bridge: Bridge, candidate_id: str) -> str:
-    draft = await bridge.drafts.get(candidate_id)
-    if draft is not None:
+async def _application_id_of_candidate(bridge: Bridge, candidate_id: str) -> tuple[str, bool]:
+    """The application a candidate id names, and whether the store could not be asked."""
+    draft = await _draft_or_store_down(bridge, candidate_id)
+    if isinstance(draft, dict):
         if not draft["applications"]:
             raise V1Error(
                 HTTPStatus.NOT_FOUND,
                 f"Candidate {candidate_id} has no application yet; create one first",
             )
-        return str(draft["applications"][0])
+        return str(draft["applications"][0]), False
     application_id = application_id_for_candidate(candidate_id)
     if application_id is None:
+        if draft:
+            raise V1Error(HTTPStatus.SERVICE_UNAVAILABLE, STORE_DOWN_FOR_CANDIDATE)
         raise V1Error(HTTPStatus.NOT_FOUND, f"No such candidate: {candidate_id}")
-    return application_id
+    return application_id, draft
 
 
 async def _application_of_candidate(
     request: web.Request, candidate_id: str, *, with_vacancy: bool
 ) -> JobApplication:
-    application_id = await _application_id_of_candidate(request.app[BRIDGE], candidate_id)
-    found = await _fetch(
-        request,
-        applications.get_application_request(application_id, with_vacancy=with_vacancy),
-        OneApplication,
-        not_found=f"No such candidate: {candidate_id}",
+    application_id, store_down = await _application_id_of_candidate(
+        request.app[BRIDGE], candidate_id
+    )
+    found = await _unless_draft_unknown(
+        _fetch(
+            request,
+            applications.get_application_request(application_id, with_vacancy=with_vacancy),
+            OneApplication,
+            not_found=f"No such candidate: {candidate_id}",
+        ),
+        store_down,
     )
     return found.data
 
@@ -309,23 +406,27 @@ async def get_application(request: web.Request) -> web.Response:
 
 async def _person_of_candidate(request: web.Request, candidate_id: str) -> dict[str, Any]:
     """The flat v2 personal fields of a referenced candidate (a draft or an application)."""
-    draft = await request.app[BRIDGE].drafts.get(candidate_id)
-    if draft is not None:
+    draft = await _draft_or_store_down(request.app[BRIDGE], candidate_id)
+    if isinstance(draft, dict):
         return candidates.personal_fields_of_candidate(draft)
+    no_such = V1ValidationError([ParamError("candidate", f"no such candidate: {candidate_id}")])
     application_id = application_id_for_candidate(candidate_id)
     if application_id is None:
-        raise V1ValidationError([ParamError("candidate", f"no such candidate: {candidate_id}")])
+        if draft:
+            raise V1Error(HTTPStatus.SERVICE_UNAVAILABLE, STORE_DOWN_FOR_CANDIDATE)
+        raise no_such
     try:
-        found = await _fetch(
-            request,
-            applications.get_application_request(application_id, with_vacancy=False),
-            OneApplication,
+        found = await _unless_draft_unknown(
+            _fetch(
+                request,
+                applications.get_application_request(application_id, with_vacancy=False),
+                OneApplication,
+            ),
+            draft,
         )
     except V1Error as exc:
         if exc.status == HTTPStatus.NOT_FOUND:
-            raise V1ValidationError(
-                [ParamError("candidate", f"no such candidate: {candidate_id}")]
-            ) from None
+            raise no_such from None
         raise
     return candidates.personal_fields_of_application(found.data)
 
@@ -335,14 +436,20 @@ async def create_application(request: web.Request) -> web.Response:
     context_of(request).unknown_fields = applications.unknown_members(body)
     reference = applications.candidate_reference(body)
     person = await _person_of_candidate(request, reference) if reference else None
-    created = await _fetch(
-        request, applications.create_application_request(body, person), OneApplication
+    call = applications.create_application_request(body, person)
+    created = await _write(
+        request, call, JobApplication, applications.sent_as_answer(call.json or {})
     )
-    if reference is not None:
-        await request.app[BRIDGE].drafts.link(reference, created.data.id)
-    vacancy = await _vacancy_or_none(request, created.data.vacancy_id)
+    missing = list(created.missing)
+    if reference is not None and created.id_known:
+        try:
+            await request.app[BRIDGE].drafts.link(reference, created.data.id)
+        except StoreError:
+            missing.append("draft link (store unavailable)")
+    vacancy = await _vacancy_or_none(request, created.data.vacancy_id, missing)
+    _log_degraded(request, missing)
     return json_response(
-        applications.application_to_v1(created.data, issued_at=_now(), vacancy=vacancy),
+        applications.written_application_to_v1(created, issued_at=_now(), vacancy=vacancy),
         HTTPStatus.CREATED,
     )
 
@@ -355,8 +462,11 @@ async def update_application(request: web.Request) -> web.Response:
     if call is None:  # nothing v2 can change: answer the object as it is
         return await get_application(request)
     not_found = f"No such application: {application_id}"
+    sent = applications.sent_as_answer(call.json or {})
     try:
-        updated = await _fetch(request, call, OneApplication, not_found=not_found)
+        updated = await _write(
+            request, call, JobApplication, sent, known_id=application_id, not_found=not_found
+        )
     except V1Error as exc:
         if (
             exc.status == HTTPStatus.NOT_FOUND
@@ -365,9 +475,11 @@ async def update_application(request: web.Request) -> web.Response:
         ):
             raise await _explain_patch_not_found(request, application_id, call) from exc
         raise
-    vacancy = await _vacancy_or_none(request, updated.data.vacancy_id)
+    missing = list(updated.missing)
+    vacancy = await _vacancy_or_none(request, updated.data.vacancy_id, missing)
+    _log_degraded(request, missing)
     return json_response(
-        applications.application_to_v1(updated.data, issued_at=_now(), vacancy=vacancy)
+        applications.written_application_to_v1(updated, issued_at=_now(), vacancy=vacancy)
     )
 
 
@@ -409,7 +521,8 @@ async def _create_note(request: web.Request, application_id: str, what: str) -> 
     body = await _read_body(request)
     bridge = request.app[BRIDGE]
     call = notes.create_note_request(application_id, body, bridge.settings.default_note_author)
-    created = await _fetch(request, call, OneNote, not_found=f"No such {what}")
+    created = await _write(request, call, Note, call.json, not_found=f"No such {what}")
+    _log_degraded(request, created.missing)
     return json_response(notes.note_to_v1(application_id, created.data), HTTPStatus.CREATED)
 
 
@@ -422,10 +535,16 @@ async def application_notes(request: web.Request) -> web.Response:
 
 async def candidate_notes(request: web.Request) -> web.Response:
     candidate_id = _path_id(request, "id", "candidate")
-    application_id = await _application_id_of_candidate(request.app[BRIDGE], candidate_id)
+    application_id, store_down = await _application_id_of_candidate(
+        request.app[BRIDGE], candidate_id
+    )
     if request.method == "GET":
-        return await _list_notes(request, application_id, "candidate")
-    return await _create_note(request, application_id, "candidate")
+        return await _unless_draft_unknown(
+            _list_notes(request, application_id, "candidate"), store_down
+        )
+    return await _unless_draft_unknown(
+        _create_note(request, application_id, "candidate"), store_down
+    )
 
 
 # --- files ------------------------------------------------------------------------------
@@ -445,10 +564,11 @@ async def _list_files(request: web.Request, application_id: str, what: str) -> w
 async def _upload_file(request: web.Request, application_id: str, what: str) -> web.Response:
     upload = await open_upload(request, request.app[BRIDGE].settings.client_body_timeout_seconds)
     try:
-        created = await _fetch(
+        created = await _write(
             request,
             files.upload_request(application_id),
-            OneFile,
+            File,
+            lambda: {"name": upload.file_name},
             not_found=f"No such {what}",
             data=upload.body(),
             headers={"Content-Type": upload.content_type},
@@ -457,6 +577,7 @@ async def _upload_file(request: web.Request, application_id: str, what: str) -> 
         if upload.failure is not None:
             raise upload.failure from None
         raise
+    _log_degraded(request, created.missing)
     return json_response(
         files.file_to_v1(application_id, created.data, 0, _now()), HTTPStatus.CREATED
     )
@@ -471,10 +592,16 @@ async def application_files(request: web.Request) -> web.Response:
 
 async def candidate_files(request: web.Request) -> web.Response:
     candidate_id = _path_id(request, "id", "candidate")
-    application_id = await _application_id_of_candidate(request.app[BRIDGE], candidate_id)
+    application_id, store_down = await _application_id_of_candidate(
+        request.app[BRIDGE], candidate_id
+    )
     if request.method == "GET":
-        return await _list_files(request, application_id, "candidate")
-    return await _upload_file(request, application_id, "candidate")
+        return await _unless_draft_unknown(
+            _list_files(request, application_id, "candidate"), store_down
+        )
+    return await _unless_draft_unknown(
+        _upload_file(request, application_id, "candidate"), store_down
+    )
 
 
 async def delete_file(request: web.Request) -> web.Response:
