@@ -6,21 +6,38 @@
   the cache; a successful write through the bridge makes every cached read of that
   key stale (a per-key generation number is part of the cache key).
 - Identical GETs in flight at the same moment in one process share one upstream call.
+  The shared call runs in a task of its own while anyone still waits for it: a waiter
+  that is cancelled (its client left, or the other leg of a two-page read failed) only
+  stops waiting; the call is abandoned when its last waiter leaves.
+
+Store faults never fail a read: a cache the store cannot answer is bypassed (the read
+goes through to v2). A generation bump that fails after a confirmed write is logged
+and made locally instead (an in-process generation, also part of the cache key), so
+this replica stops serving the stale entries at once; until the shared bump succeeds
+(it is retried on the next read of the key) entries are kept only
+``OUTAGE_TTL_SECONDS``, which bounds how long the other replicas' view stays stale.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
-from typing import Final
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Final
+
+import structlog
 
 from mappings.plan import V2Request
 from proxy.ratelimit import key_id
-from proxy.store import Store
+from proxy.store import Store, StoreError
 from proxy.upstream_response import UpstreamResponse, cached_response
 
 CACHED_PATH_PREFIXES: Final = ("/vacancies",)
+# How long an entry is kept while a generation bump is owed to the shared store.
+OUTAGE_TTL_SECONDS: Final = 5.0
+
+log = structlog.get_logger("homerun_bridge.cache")
 
 
 class Cached:
@@ -45,11 +62,24 @@ Loader = Callable[[], Awaitable[UpstreamResponse]]
 FlightKey = tuple[str, str, str, tuple[tuple[str, str], ...], bool]
 
 
+class _Flight:
+    """One shared upstream call and how many requests still wait for it."""
+
+    __slots__ = ("task", "waiters")
+
+    def __init__(self, task: asyncio.Task[UpstreamResponse]) -> None:
+        self.task = task
+        self.waiters = 0
+
+
 class ReadEconomy:
     def __init__(self, store: Store, ttl_seconds: float) -> None:
         self._store = store
         self.ttl_seconds = ttl_seconds
-        self._inflight: dict[FlightKey, asyncio.Future[UpstreamResponse]] = {}
+        self._inflight: dict[FlightKey, _Flight] = {}
+        # key id -> generation bumps made here because the store refused them
+        self._local_generation: Counter[str] = Counter()
+        self._owed: set[str] = set()
 
     def cacheable(self, call: V2Request) -> bool:
         return (
@@ -58,14 +88,34 @@ class ReadEconomy:
             and call.path.startswith(CACHED_PATH_PREFIXES)
         )
 
-    async def _cache_key(self, v2_key: str, call: V2Request) -> str:
+    async def _cache_key(self, v2_key: str, call: V2Request) -> str | None:
+        """The entry's key, or None when the store cannot say the generation."""
         kid = key_id(v2_key)
-        generation = (await self._store.get(f"gen:{kid}") or b"0").decode()
+        try:
+            if kid in self._owed:
+                await self._store.incr(f"gen:{kid}")
+                self._owed.discard(kid)
+            generation = (await self._store.get(f"gen:{kid}") or b"0").decode()
+        except StoreError:
+            return None
         digest = hashlib.sha256(call.cache_key.encode()).hexdigest()[:32]
-        return f"cache:{kid}:{generation}:{digest}"
+        return f"cache:{kid}:{generation}.{self._local_generation[kid]}:{digest}"
 
     async def invalidate(self, v2_key: str) -> None:
-        await self._store.incr(f"gen:{key_id(v2_key)}")
+        """A write through the bridge succeeded: cached reads of its key are stale.
+        Never raises: the write is answered whatever the store does."""
+        kid = key_id(v2_key)
+        try:
+            await self._store.incr(f"gen:{kid}")
+        except StoreError as exc:
+            self._local_generation[kid] += 1
+            self._owed.add(kid)
+            log.error(
+                "cache.generation_bump_failed",
+                error=str(exc),
+                hint=f"bumped locally; entries kept {OUTAGE_TTL_SECONDS:g} s until the store "
+                "takes the bump",
+            )
 
     async def read(
         self, v2_key: str, call: V2Request, load: Loader, *, fresh: bool = False
@@ -73,30 +123,60 @@ class ReadEconomy:
         """The answer, and whether it came without an upstream call of its own."""
         cache_key = await self._cache_key(v2_key, call) if self.cacheable(call) else None
         if cache_key and not fresh:
-            raw = await self._store.get(cache_key)
+            try:
+                raw = await self._store.get(cache_key)
+            except StoreError:
+                raw = None
             if raw is not None:
                 hit = Cached.load(raw)
                 return cached_response(hit.status, hit.body), True
         # The call itself (not its text): two calls whose texts happen to be equal
         # never share an answer.
         flight_key = (key_id(v2_key), call.method, call.path, call.query, fresh)
-        pending = self._inflight.get(flight_key)
-        if pending is not None:
-            return await asyncio.shield(pending), True
-        future: asyncio.Future[UpstreamResponse] = asyncio.get_running_loop().create_future()
-        self._inflight[flight_key] = future
-        try:
-            response = await load()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # followers re-raise it; mark it retrieved for the leader
-            raise
-        else:
-            future.set_result(response)
-        finally:
-            del self._inflight[flight_key]
-        if cache_key and response.status == 200:
-            await self._store.set(
-                cache_key, Cached(response.status, response.body).dump(), self.ttl_seconds
+        flight = self._inflight.get(flight_key)
+        shared = flight is not None
+        if flight is None:
+            flight = self._take_off(
+                flight_key, self._load_and_keep(load, key_id(v2_key), cache_key)
             )
-        return response, False
+        flight.waiters += 1
+        try:
+            return await asyncio.shield(flight.task), shared
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                # Nobody waits for the answer any more: a GET costs nothing to abandon.
+                flight.task.cancel()
+                if self._inflight.get(flight_key) is flight:
+                    del self._inflight[flight_key]
+
+    def _take_off(
+        self, flight_key: FlightKey, call: Coroutine[Any, Any, UpstreamResponse]
+    ) -> _Flight:
+        flight = _Flight(asyncio.create_task(call))
+        self._inflight[flight_key] = flight
+
+        def landed(task: asyncio.Task[UpstreamResponse]) -> None:
+            if self._inflight.get(flight_key) is flight:
+                del self._inflight[flight_key]
+            if not task.cancelled():
+                task.exception()  # every waiter re-raises it; none left means none to tell
+
+        flight.task.add_done_callback(landed)
+        return flight
+
+    async def _load_and_keep(
+        self, load: Loader, kid: str, cache_key: str | None
+    ) -> UpstreamResponse:
+        response = await load()
+        if cache_key and response.status == 200:
+            ttl = min(self.ttl_seconds, OUTAGE_TTL_SECONDS) if kid in self._owed else None
+            try:
+                await self._store.set(
+                    cache_key,
+                    Cached(response.status, response.body).dump(),
+                    ttl or self.ttl_seconds,
+                )
+            except StoreError:
+                pass  # the answer stands; it is only not kept
+        return response
