@@ -25,9 +25,11 @@ from sandbox.faults import (
     malformed_response,
     schema_mismatch_response,
     synthesized_status,
+    unreadable_after_write,
 )
 from sandbox.handlers import RouteMatch, V2Call, resolve_v2_route
 from sandbox.ratelimit import RateDecision
+from sandbox.sparse import Thinner
 from sandbox.state import SANDBOX_STATE, SandboxState
 
 __all__ = ["SANDBOX_STATE", "create_app"]
@@ -66,6 +68,8 @@ class V2Dispatcher:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.config = state.config
+        seed = self.config.sparse_seed if self.config.sparse_seed is not None else self.config.seed
+        self.thinner = Thinner(seed) if self.config.sparse else None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         match = resolve_v2_route(request.method, request.rel_url.raw_path)
@@ -77,6 +81,8 @@ class V2Dispatcher:
         except Exception:
             logger.exception("sandbox handler failed for %s %s", request.method, request.path)
             response = error_response(ApiError(HTTPStatus.INTERNAL_SERVER_ERROR))
+        if self.thinner is not None and match is not None:
+            self._thin(request, template, response)
         route_label = f"/v2{template}" if match else "(unmatched)"
         self.state.stats.requests_by_route[f"{request.method} {route_label}"] += 1
         self._notify_observer(request, template, response)
@@ -121,6 +127,19 @@ class V2Dispatcher:
             route_template=match.route.template,
         )
         return await match.route.handler(call)
+
+    def _thin(self, request: web.Request, template: str, response: web.Response) -> None:
+        """Sparse mode: a 2xx JSON answer keeps only some of what the spec leaves optional."""
+        assert self.thinner is not None
+        body = response.body
+        if not 200 <= response.status < 300 or not isinstance(body, bytes) or not body:
+            return
+        if response.content_type != "application/json":
+            return
+        document = orjson.loads(body)
+        response.body = orjson.dumps(
+            self.thinner.thin(request.method, request.path_qs, template, document)
+        )
 
     def _with_rate_headers(
         self, response: web.Response, decision: RateDecision | None
@@ -172,6 +191,8 @@ async def inject_faults(request: web.Request, handler: RequestHandler) -> web.St
         return malformed_response(fault)
     if fault.action == "schema_mismatch":
         return schema_mismatch_response(fault)
+    if fault.action == "unreadable_after_write":
+        return unreadable_after_write(await handler(request), fault)
     return await drip(request, await handler(request), fault)
 
 

@@ -1,7 +1,7 @@
 """Command line for running the sandbox on its own.
 
-`python -m sandbox --port 8081 [--seed N] [--rate-limit 60|off] [--faults]`. The bridge's CLI
-reuses `add_arguments` and `run` for its `homerun-bridge sandbox` subcommand.
+`python -m sandbox --port 8081 [--seed N] [--rate-limit 60|off] [--faults] [--sparse]`.
+The bridge's CLI reuses `add_arguments` and `run` for its `homerun-bridge sandbox` subcommand.
 """
 
 from __future__ import annotations
@@ -45,6 +45,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--faults", action="store_true", help="enable the fault-injection admin API and reset"
     )
     parser.add_argument(
+        "--sparse",
+        action="store_true",
+        help="answer only what the spec guarantees: optional members left out or null, seeded",
+    )
+    parser.add_argument(
+        "--sparse-seed",
+        type=int,
+        default=None,
+        help="seed of the sparse answers (default: the --seed)",
+    )
+    parser.add_argument(
         "--public-base-url",
         default=None,
         help="scheme and host used in URLs the sandbox hands out (default: from each request)",
@@ -57,6 +68,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         rate_limit_per_minute=args.rate_limit,
         faults_enabled=args.faults,
         public_base_url=args.public_base_url,
+        sparse=args.sparse,
+        sparse_seed=args.sparse_seed,
     )
 
 

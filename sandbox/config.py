@@ -85,6 +85,10 @@ class SandboxConfig:
     rate_limit_message: str = "Too Many Attempts."
     # strftime pattern of every date-time field; the spec leaves the exact rendering open.
     datetime_format: str = ISO_UTC_FORMAT
+    # Thin every 2xx answer to what the spec guarantees (sandbox.sparse), seeded by
+    # sparse_seed (None: the same as `seed`) so that a run repeats.
+    sparse: bool = False
+    sparse_seed: int | None = None
     on_response: ResponseObserver | None = field(default=None, compare=False)
     # Seconds since the epoch; tests swap it to step over rate-limit windows and URL expiry.
     clock: Callable[[], float] = field(default=time.time, compare=False)
@@ -92,6 +96,10 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        if self.sparse_seed is not None and (
+            isinstance(self.sparse_seed, bool) or not isinstance(self.sparse_seed, int)
+        ):
+            raise ValueError(f"sparse_seed must be None or an integer, got {self.sparse_seed!r}")
         limit = self.rate_limit_per_minute
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1

@@ -11,19 +11,23 @@ A rule, as posted to `POST /_sandbox/faults` (only `action` is required):
     method            "GET", "POST", ... or null for any method
     path              regular expression searched in the request path, e.g. "^/v2/vacancies"
     action            latency | status | drop_before | drop_after | malformed |
-                      schema_mismatch | slow_drip
+                      schema_mismatch | slow_drip | unreadable_after_write
     count             how many matching requests it applies to (default 1)
     latency_ms        latency: sleep this long, then handle normally (default 1000)
     status            status: answer this status with a v2 error body, unhandled (default 503)
     html              status: answer an HTML page instead (nginx's page for 502)
-    body              status / schema_mismatch: answer this JSON instead of the default body
+    body              status / schema_mismatch / unreadable_after_write: answer this JSON
+                      instead of the default body
     headers           status: extra response headers (429 gets Retry-After: 1 by default)
     drip_interval_ms  slow_drip: pause between chunks (default 50)
     drip_chunk_bytes  slow_drip: chunk size (default 8)
 
 `drop_before` closes the connection without handling the request; `malformed` answers 200 with
 truncated JSON; `schema_mismatch` answers 200 with JSON no response schema accepts; `slow_drip`
-handles normally and sends the body a few bytes at a time. Faults never apply to /_sandbox/.
+handles normally and sends the body a few bytes at a time; `unreadable_after_write` handles the
+request (a POST really creates) and then, if that succeeded, answers its 2xx status with `body`
+(e.g. `{"data": {}}`: no id) or, by default, truncated JSON - a confirmed write whose answer
+cannot be read. Faults never apply to /_sandbox/.
 Responses a fault synthesizes are not reported to `SandboxConfig.on_response`.
 """
 
@@ -41,10 +45,12 @@ from aiohttp import web
 from sandbox.errors import FieldError, error_body
 
 FaultAction = Literal[
-    "latency", "status", "drop_before", "drop_after", "malformed", "schema_mismatch", "slow_drip"
-]
+    "latency", "status", "drop_before", "drop_after", "malformed", "schema_mismatch", "slow_drip",
+    "unreadable_after_write",
+]  # fmt: skip
 FAULT_ACTIONS: tuple[FaultAction, ...] = (
-    "latency", "status", "drop_before", "drop_after", "malformed", "schema_mismatch", "slow_drip"
+    "latency", "status", "drop_before", "drop_after", "malformed", "schema_mismatch", "slow_drip",
+    "unreadable_after_write",
 )  # fmt: skip
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -251,6 +257,14 @@ def malformed_response(fault: Fault) -> web.Response:
 def schema_mismatch_response(fault: Fault) -> web.Response:
     body = fault.body if fault.body is not None else SCHEMA_MISMATCH_BODY
     return web.Response(status=200, body=orjson.dumps(body), content_type="application/json")
+
+
+def unreadable_after_write(handled: web.StreamResponse, fault: Fault) -> web.StreamResponse:
+    """The handled write's 2xx status with a body the client cannot read as its answer."""
+    if not isinstance(handled, web.Response) or not 200 <= handled.status < 300:
+        return handled  # a refused write stays its error: nothing was written
+    body = orjson.dumps(fault.body) if fault.body is not None else MALFORMED_BODY
+    return web.Response(status=handled.status, body=body, content_type="application/json")
 
 
 async def drip(
