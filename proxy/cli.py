@@ -24,9 +24,18 @@ from pathlib import Path
 
 from aiohttp import web
 
-from proxy.app import create_app, reload_key_map
+from proxy.app import BRIDGE, create_app, reload_key_map
 from proxy.config import BridgeSettings, ConfigError, KeyEntry, load_settings
 from proxy.keys import KeyMap, build_key_map, hash_key
+from proxy.lifecycle import (
+    RUNNER_CLOSE_SECONDS,
+    AcceptErrorHandler,
+    CappedSite,
+    InFlightRequests,
+    connection_cap,
+    raise_open_file_limit,
+    shut_down,
+)
 from proxy.logs import configure_logging
 
 DEMO_KEYS = (
@@ -38,7 +47,7 @@ DEMO_KEYS = (
         "demo-readonly-v2-key",
     ),
 )
-SHUTDOWN_GRACE_SECONDS = 10.0
+SHUTDOWN_GRACE_SECONDS = BridgeSettings.model_fields["shutdown_grace_seconds"].default
 IDLE_TIMEOUT_SECONDS = BridgeSettings.model_fields["idle_timeout_seconds"].default
 
 
@@ -52,30 +61,52 @@ async def _serve_until_stopped(
     on_hangup: Callable[[], object] | None = None,
     idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> None:
-    """Run apps until SIGINT/SIGTERM; then stop accepting and let in-flight requests finish
-    (up to ``SHUTDOWN_GRACE_SECONDS``). SIGHUP calls ``on_hangup``.
+    """Run apps until SIGINT/SIGTERM, then shut the bridges down within their
+    ``shutdown_grace_seconds`` plus one second (``proxy.lifecycle``), then the rest (the
+    demo's sandbox). SIGHUP calls ``on_hangup``.
 
-    ``idle_timeout`` closes a connection that sits idle between requests, or that has
-    not finished sending its request headers (a slow-loris) that long after it opened;
-    aiohttp's own default is an hour. A request being handled is never cut short by it.
+    A bridge's handlers are cancelled when their client disconnects
+    (``handler_cancellation``: the upstream client shields writes), and its listener
+    admits ``max_client_connections`` at a time (lowered to fit the open-file limit,
+    which is first raised towards the hard limit). ``idle_timeout`` closes a connection
+    that sits idle between requests, or that has not finished sending its request
+    headers (a slow-loris) that long after it opened; aiohttp's own default is an hour.
+    A request being handled is never cut short by it.
     """
-    runners = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(AcceptErrorHandler())
+    open_files = raise_open_file_limit()
+    bridges: list[web.AppRunner] = []
+    others: list[web.AppRunner] = []
+    grace = SHUTDOWN_GRACE_SECONDS
     for app, host, port in apps:
+        is_bridge = InFlightRequests.of(app) is not None
         runner = web.AppRunner(
             app,
-            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+            # The drain happens before cleanup (proxy.lifecycle.shut_down); what is left then
+            # closes fast. The sandbox keeps aiohttp's default: its handlers run to the end.
+            shutdown_timeout=RUNNER_CLOSE_SECONDS,
             keepalive_timeout=idle_timeout,
             access_log=None,
+            handler_cancellation=is_bridge,
         )
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        runners.append(runner)
+        if is_bridge:
+            settings = app[BRIDGE].settings
+            grace = settings.shutdown_grace_seconds
+            cap = connection_cap(
+                settings.max_client_connections, open_files, settings.upstream_connections
+            )
+            await CappedSite(runner, host, port, cap).start()
+            bridges.append(runner)
+        else:
+            await web.TCPSite(runner, host, port).start()
+            others.append(runner)
     # What startup built lives as long as the process: take it out of the collector's
     # sight, so collections during traffic walk only the objects requests create.
     gc.collect()
     gc.freeze()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
@@ -83,8 +114,7 @@ async def _serve_until_stopped(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signal.SIGHUP, on_hangup)
     await stop.wait()
-    for runner in reversed(runners):
-        await runner.cleanup()
+    await shut_down(bridges, others, grace)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

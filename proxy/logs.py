@@ -91,6 +91,20 @@ def _json_line(event: Any, **options: Any) -> str:
     return orjson.dumps(event, default=options.get("default")).decode()
 
 
+class _LibraryRecords(logging.Handler):
+    """The libraries' stdlib records (asyncio, aiohttp) as lines of ours: one line each,
+    a traceback inside it (``exception``) rather than over many lines of stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields: dict[str, Any] = {"logger": record.name}
+            if record.exc_info:
+                fields["exc_info"] = record.exc_info
+            structlog.get_logger(record.name).log(record.levelno, record.getMessage(), **fields)
+        except Exception:
+            self.handleError(record)
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
     renderer: Any = (
@@ -113,3 +127,6 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     )
     # aiohttp's own access log duplicates ours.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    root = logging.getLogger()
+    if not any(isinstance(handler, _LibraryRecords) for handler in root.handlers):
+        root.addHandler(_LibraryRecords(logging.WARNING))

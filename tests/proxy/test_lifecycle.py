@@ -1,4 +1,5 @@
-"""The bridge as a process: SIGHUP reloads the key map live, SIGTERM drains in-flight work."""
+"""The bridge as a process: SIGHUP reloads the key map live; SIGTERM drains in-flight work
+within ``shutdown_grace_seconds``, answers what is left a v1 503, and exits within the bound."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ import aiohttp
 
 from proxy.keys import hash_key
 from tests.conftest_sandbox import RunningSandbox
+from tests.proxy.lifecycle_support import (
+    AUTH,
+    add_fault,
+    bridge_process,
+    fault_uses,
+    sandbox_process,
+)
 from tests.proxy.processes import free_port
 
 
@@ -108,3 +116,99 @@ async def test_sigterm_finishes_in_flight_requests_then_exits(
                 raise AssertionError(f"still answering after shutdown: {response.status}")
         except aiohttp.ClientConnectorError:
             pass
+
+
+GRACE = 2.0
+# Process start and a loaded two-core machine, on top of the promised grace + 1 s.
+SLACK = 2.0
+
+
+async def _wait_until_settled(sandbox: str, left_at_most: int) -> None:
+    """Until the fault has been taken by enough calls and no more arrive (all in flight)."""
+    previous, stable_since = -1, time.monotonic()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        left = await fault_uses(sandbox)
+        if left != previous:
+            previous, stable_since = left, time.monotonic()
+        elif left <= left_at_most and time.monotonic() - stable_since > 0.6:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the requests did not all reach the sandbox ({previous} uses left)")
+
+
+async def test_sigterm_with_50_requests_in_flight_answers_each_and_exits_within_the_bound(
+    tmp_path: Path,
+) -> None:
+    async with (
+        sandbox_process() as sandbox,
+        bridge_process(
+            sandbox + "/v2", tmp_path, shutdown_grace_seconds=GRACE, upstream_connections=100
+        ) as bridge,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
+    ):
+        async with http.get(bridge.base + "/v1/applications?per_page=10", auth=AUTH) as r:
+            applications = [a["id"] for a in (await r.json())["data"]]
+        await add_fault(sandbox, action="latency", latency_ms=12000, count=1000)
+
+        async def call(method: str, path: str, **kw: object) -> tuple[int, object, object]:
+            timeout = aiohttp.ClientTimeout(total=40)
+            async with http.request(
+                method, bridge.base + path, auth=AUTH, timeout=timeout, **kw
+            ) as response:
+                return response.status, response.headers, await response.json(content_type=None)
+
+        reads = [("GET", f"/v1/jobs?per_page={n}", {}) for n in range(1, 21)]
+        reads += [("GET", f"/v1/applications?page={n}&per_page=3", {}) for n in range(1, 21)]
+        writes = [
+            ("POST", f"/v1/applications/{applications[n]}/notes", {"json": {"body": f"n{n}"}})
+            for n in range(10)
+        ]
+        calls = [asyncio.create_task(call(m, path, **kw)) for m, path, kw in reads + writes]
+        await _wait_until_settled(sandbox, left_at_most=1000 - 40)
+        sigterm = time.monotonic()
+        bridge.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(bridge.process.wait(), 60)
+        exited_after = time.monotonic() - sigterm
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+    print(f"SIGTERM with 50 requests in flight: exited after {exited_after:.2f} s (grace {GRACE})")
+    assert code == 0, bridge.all_output()[-3000:]
+    assert exited_after < GRACE + 1 + SLACK, exited_after
+    failures = [a for a in answers if isinstance(a, BaseException)]
+    assert not failures, f"{len(failures)} requests got no answer: {failures[:3]}"
+    cut_ids = {e["request_id"] for e in bridge.events("shutdown.cut")}
+    for (method, path, _), (status, headers, body) in zip(reads + writes, answers, strict=True):  # type: ignore[misc]
+        assert status in (200, 201, 503), (method, path, status, body)
+        if status == 503:
+            assert set(body) == {"message", "status"} and body["status"] == 503, body
+            assert headers["Retry-After"] == "1"
+            assert headers["Content-Type"] == "application/json; charset=utf-8"
+            assert headers["Deprecation"] == "@1701388800"
+            assert headers["X-Request-Id"] in cut_ids, "a 503 without its shutdown.cut line"
+            assert ("write" in body["message"]) == (method == "POST"), body
+    # v2 takes 12 s and the grace is 2 s: every one of them was cut, each logged once.
+    assert sum(1 for a in answers if a[0] == 503) == len(cut_ids) == 50
+    (started,) = bridge.events("shutdown.started")
+    assert started["in_flight"] == 50 and started["grace_seconds"] == GRACE
+    (done,) = bridge.events("shutdown.done")
+    assert done["elapsed_seconds"] < GRACE + 1 and done["cut"] == 50
+    assert "Traceback" not in bridge.all_output()
+
+
+async def test_sigterm_with_nothing_in_flight_exits_at_once(tmp_path: Path) -> None:
+    async with sandbox_process() as sandbox, bridge_process(sandbox + "/v2", tmp_path) as bridge:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(bridge.base + "/v1/jobs", auth=AUTH) as response:
+                assert response.status == 200
+        sigterm = time.monotonic()
+        bridge.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(bridge.process.wait(), 30)
+        exited_after = time.monotonic() - sigterm
+    print(f"SIGTERM with nothing in flight: exited after {exited_after:.2f} s (grace 10 s)")
+    assert code == 0
+    # Far below the default 10 s grace: nothing was waited for.
+    assert exited_after < 1 + SLACK, exited_after
+    (started,) = bridge.events("shutdown.started")
+    assert started["in_flight"] == 0
+    (done,) = bridge.events("shutdown.done")
+    assert done["cut"] == 0 and done["elapsed_seconds"] < 1
