@@ -23,9 +23,11 @@
 # with `docker run --rm -it homerun-bridge:0.1.0 hash-key`.
 #
 # Keep the listening port in HOMERUN_BRIDGE_PORT (not in the TOML file): the
-# HEALTHCHECK reads it from there. On SIGTERM the bridge stops accepting and gives
-# in-flight requests 10 s, so give `docker stop` more than that (--stop-timeout 15,
-# or stop_grace_period in Compose); Docker's default of 10 s would cut the drain short.
+# HEALTHCHECK reads it from there. On SIGTERM the bridge stops accepting, gives
+# in-flight requests shutdown_grace_seconds (10 s), answers any still running a 503
+# and exits within that grace plus 1 s: 11 s by default. Give `docker stop` more than
+# that (--stop-timeout 15, or stop_grace_period: 15s in Compose; grace + 5 s if you
+# change the grace); Docker's default of 10 s would SIGKILL it mid-drain.
 
 # ---------------------------------------------------------------------------------
 # builder: a wheel of the project, installed with its dependencies into /opt/venv.

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import time
 from pathlib import Path
 
 import aiohttp
+import yaml
 
+from proxy.config import BridgeSettings
 from proxy.keys import hash_key
 from tests.conftest_sandbox import RunningSandbox
 from tests.proxy.lifecycle_support import (
@@ -212,3 +215,15 @@ async def test_sigterm_with_nothing_in_flight_exits_at_once(tmp_path: Path) -> N
     assert started["in_flight"] == 0
     (done,) = bridge.events("shutdown.done")
     assert done["cut"] == 0 and done["elapsed_seconds"] < 1
+
+
+def test_container_stop_timeouts_outlast_the_shutdown_bound() -> None:
+    """docker stop / compose must not SIGKILL the bridge before it exits by itself."""
+    root = Path(__file__).resolve().parents[2]
+    bound = BridgeSettings.model_fields["shutdown_grace_seconds"].default + 1
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    grace_period = compose["services"]["bridge"]["stop_grace_period"]
+    assert grace_period.endswith("s") and float(grace_period[:-1]) >= bound + 2, grace_period
+    dockerfile = (root / "Dockerfile").read_text()
+    timeouts = [float(t) for t in re.findall(r"--stop-timeout (\d+)", dockerfile)]
+    assert timeouts and all(t >= bound + 2 for t in timeouts), timeouts
