@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import errno
 import resource
+import weakref
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, Final
@@ -202,14 +203,17 @@ async def shut_down(
             # What was still awaited (writes sent to v2, under the upstream client's
             # shield) is left here; the upstream client logs each one it gave up on.
             log.warning("shutdown.close_timeout", bound_seconds=grace + 1)
+    flush_throttled_logs()
     log.info("shutdown.done", elapsed_seconds=round(loop.time() - started, 3), cut=cut)
 
 
 class ThrottledLog:
     """One log line per interval for an event that can happen per connection, with the
-    count since the last line; what is left at the end of an interval is logged then."""
+    count since the last line; what is left at the end of an interval is logged then
+    (or at shutdown: :func:`flush_throttled_logs`)."""
 
     def __init__(self, event: str, interval: float = LOG_INTERVAL_SECONDS) -> None:
+        _THROTTLED.add(self)
         self.event = event
         self.interval = interval
         self.total = 0
@@ -233,6 +237,13 @@ class ThrottledLog:
         if self._pending:
             self._emit(loop.time())
 
+    def flush(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        if self._pending:
+            self._emit(self._last)
+
     def _emit(self, now: float) -> None:
         log.warning(
             self.event,
@@ -243,6 +254,15 @@ class ThrottledLog:
         )
         self._pending = 0
         self._last = now
+
+
+_THROTTLED: Final[weakref.WeakSet[ThrottledLog]] = weakref.WeakSet()
+
+
+def flush_throttled_logs() -> None:
+    """Log what every throttled event counted since its last line."""
+    for throttled in list(_THROTTLED):
+        throttled.flush()
 
 
 class AcceptErrorHandler:

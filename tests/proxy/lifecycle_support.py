@@ -51,19 +51,22 @@ class RunningBridge:
         )
 
 
-def _open_files_limit(limit: int) -> Callable[[], None]:
+def _open_files_limit(soft: int, hard: int) -> Callable[[], None]:
     def lower() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
     return lower
 
 
 @contextlib.asynccontextmanager
 async def bridge_process(
-    upstream_url: str, tmp_path: Path, open_files: int | None = None, **settings: Any
+    upstream_url: str,
+    tmp_path: Path,
+    open_files: tuple[int, int] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[RunningBridge]:
     """``python -m proxy serve`` with key ``lifecycle-v1-key``, limiter off, JSON logs at
-    info; killed at the end if a test left it running."""
+    info, ``open_files`` its (soft, hard) RLIMIT_NOFILE; killed at the end if still running."""
     port = free_port()
     env = {
         **os.environ,
@@ -88,7 +91,7 @@ async def bridge_process(
             env=env,
             stdout=out,
             stderr=err,
-            preexec_fn=_open_files_limit(open_files) if open_files else None,
+            preexec_fn=_open_files_limit(*open_files) if open_files else None,
         )
     running = RunningBridge(process, f"http://127.0.0.1:{port}", port, log_path, stderr_path)
     try:
