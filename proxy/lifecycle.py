@@ -49,8 +49,9 @@ from proxy.context import CONTEXT_KEY, new_request_id
 RUNNER_CLOSE_SECONDS: Final = 0.2
 # A cut handler needs a moment to turn its cancellation into the 503 and write it.
 CUT_ANSWER_SECONDS: Final = 0.3
-# Everything after the grace (the 503s, closing runners and resources) fits in this.
-AFTER_GRACE_SECONDS: Final = 0.9
+# Everything after the grace (the 503s, closing runners and resources) fits in this,
+# leaving the rest of the second to a loaded event loop and the interpreter's exit.
+AFTER_GRACE_SECONDS: Final = 0.75
 RETRY_AFTER_SECONDS: Final = 1
 # Descriptors kept free of client connections: the upstream pool, Redis, logs, spare.
 RESERVED_DESCRIPTORS: Final = 64
@@ -120,8 +121,9 @@ class InFlightRequests:
             return await handler(request)  # type: ignore[no-any-return]
         except asyncio.CancelledError:
             # Only the deadline's own cancel becomes an answer; uncancel() > 0 means
-            # something else (the client's disconnect) cancelled it too.
-            if task not in self._cut or task.uncancel() > 0:
+            # something else (the client's disconnect) cancelled it too, and an answer
+            # already under way (bytes written) cannot be replaced.
+            if task not in self._cut or task.uncancel() > 0 or request.writer.output_size:
                 raise
             self._log_cut(request)
             raise ShuttingDown(request.method) from None
@@ -194,7 +196,8 @@ async def shut_down(
                 requests=sum(len(t) for t in trackers),
                 reason="the handler did not stop when cancelled",
             )
-    close_by = max(deadline, loop.time()) + AFTER_GRACE_SECONDS
+    # Fixed from the deadline, whatever the drain took: the bound is grace + 1 s.
+    close_by = deadline + AFTER_GRACE_SECONDS if cut else loop.time() + AFTER_GRACE_SECONDS
     for runner in [*bridges, *others]:
         try:
             async with asyncio.timeout(max(close_by - loop.time(), RUNNER_CLOSE_SECONDS)):
