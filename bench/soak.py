@@ -6,7 +6,10 @@ deleted afterwards), in front of one ``python -m sandbox --faults`` process. Eve
 seconds a fault rule is injected into the sandbox: latency past the bridge's upstream
 timeout, 5xx (JSON and a load balancer's HTML page), connections dropped before and
 after the upstream handled a request (``drop_after`` on each kind of POST), malformed
-and non-v2 bodies, slow drips. It stops by itself.
+and non-v2 bodies, slow drips. Redis fails too: the soak runs a ``redis-server`` of its own
+and every ``--redis-fault-interval`` seconds kills it (back empty after a few seconds),
+hangs it (SIGSTOP) or flaps it (restarted empty at once); ``--no-redis-faults`` uses the
+shared Redis at ``SOAK_REDIS_URL`` untouched instead. It stops by itself.
 
     make soak                                   # 10 minutes
     .venv/bin/python -m bench.soak --minutes 1  # a quick try
@@ -48,6 +51,7 @@ import redis.asyncio as redis
 
 from bench.overhead import Server
 from proxy.keys import hash_key
+from tests.store.own_redis import OwnRedis
 
 V1_KEY = "soak-v1-key"
 V2_KEY = "demo-v2-key"
@@ -103,7 +107,14 @@ FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("drop_after on an upload", {"method": "POST", "path": r"/files$", "action": "drop_after"}),
     ("drop_after on an update", {"method": "PATCH", "action": "drop_after"}),
     ("malformed on a read", {"method": "GET", "action": "malformed"}),
-    ("schema_mismatch on anything", {"action": "schema_mismatch"}),
+    # Only on reads: a v2 that answers a write 2xx has done it (the bridge answers success),
+    # and this fault answers without handling the request.
+    ("schema_mismatch on a read", {"method": "GET", "action": "schema_mismatch"}),
+    (
+        "unreadable answer after a create",
+        {"method": "POST", "path": r"^/v2/job-applications$",
+         "action": "unreadable_after_write"},
+    ),
     (
         "slow drip on an application page",
         {"method": "GET", "path": r"^/v2/job-applications$", "action": "slow_drip",
@@ -196,14 +207,14 @@ def sandbox(logs: Path) -> contextlib.AbstractAsyncContextManager[Server]:
 
 
 def bridge(
-    name: str, upstream_url: str, prefix: str, logs: Path
+    name: str, upstream_url: str, prefix: str, logs: Path, redis_url: str = REDIS_URL
 ) -> contextlib.AbstractAsyncContextManager[Server]:
     """``python -m proxy serve`` configured by environment, the soak's key mapped."""
     port = free_port()
     settings: dict[str, Any] = {
         "upstream_url": upstream_url,
         "port": port,
-        "store_url": REDIS_URL,
+        "store_url": redis_url,
         "store_prefix": prefix,
         "keys": json.dumps(
             [{"label": "soak", "v1_key_sha256": hash_key(V1_KEY), "v2_key_env": "SOAK_V2_KEY"}]
@@ -363,6 +374,42 @@ async def inject_faults(
         async with http.post(f"{soak.sandbox}/_sandbox/faults", json=rule) as response:
             if response.status == 201:
                 injected[name] += 1
+
+
+# (name, what it does to the soak's own redis-server, seconds it lasts)
+REDIS_FAULTS: list[tuple[str, str, float]] = [
+    ("redis: killed, back empty", "kill", 3.0),
+    ("redis: hung (SIGSTOP)", "hang", 3.0),
+    ("redis: flap (restarted empty)", "kill", 0.0),
+]
+
+
+async def inject_redis_faults(
+    server: OwnRedis, stop_at: float, interval: float, seed: int, injected: Counter[str]
+) -> None:
+    """Kill, hang and flap the store the replicas share, as a production Redis might."""
+    rng = random.Random(seed + 1)
+    while time.monotonic() + interval < stop_at:
+        await asyncio.sleep(interval)
+        name, action, lasts = rng.choice(REDIS_FAULTS)
+        injected[name] += 1
+        if action == "hang":
+            server.hang()
+            await asyncio.sleep(lasts)
+            server.resume()
+        else:
+            server.kill()
+            await asyncio.sleep(lasts)
+            await asyncio.to_thread(server.start)
+
+
+async def store_outages(http: aiohttp.ClientSession, base: str) -> str:
+    """How often a replica marked the store down (its /metrics)."""
+    async with http.get(base + "/metrics") as response:
+        for line in (await response.text()).splitlines():
+            if line.startswith("homerun_bridge_store_outages_total "):
+                return line.split()[1]
+    return "n/a"
 
 
 async def sample_memory(replicas: list[Server], peaks: dict[str, int], stop_at: float) -> None:
@@ -535,8 +582,8 @@ def mib(kib: int | None) -> str:
 # --- main ------------------------------------------------------------------------------------
 
 
-async def clean_redis(prefix: str) -> int:
-    client = redis.Redis.from_url(REDIS_URL)
+async def clean_redis(prefix: str, url: str = REDIS_URL) -> int:
+    client = redis.Redis.from_url(url)
     try:
         keys = [key async for key in client.scan_iter(match=prefix + "*")]
         if keys:
@@ -558,11 +605,19 @@ async def soak_run(args: argparse.Namespace) -> int:
     prefix = f"homerun-bridge-soak-{run}:"
     logs = Path(tempfile.mkdtemp(prefix="homerun-soak-"))
     failed: list[str] = []
+    own_redis = OwnRedis() if args.redis_faults else None
+    redis_url = own_redis.url if own_redis else REDIS_URL
     try:
         async with contextlib.AsyncExitStack() as stack:
+            if own_redis is not None:
+                own_redis.start()
+                stack.callback(own_redis.kill)
+                stack.callback(own_redis.resume)
             upstream = await stack.enter_async_context(sandbox(logs))
             replicas = [
-                await stack.enter_async_context(bridge(name, upstream.base + "/v2", prefix, logs))
+                await stack.enter_async_context(
+                    bridge(name, upstream.base + "/v2", prefix, logs, redis_url)
+                )
                 for name in ("bridge-a", "bridge-b")
             ]
             http = await stack.enter_async_context(
@@ -592,6 +647,12 @@ async def soak_run(args: argparse.Namespace) -> int:
                 inject_faults(soak, http, args.fault_interval, args.seed, injected),
                 sample_memory(replicas, peaks, soak.stop_at),
             ]
+            if own_redis is not None:
+                background.append(
+                    inject_redis_faults(
+                        own_redis, soak.stop_at, args.redis_fault_interval, args.seed, injected
+                    )
+                )
             await asyncio.gather(
                 *(client(soak, n, http, args.seed) for n in range(args.concurrency)),
                 *background,
@@ -605,11 +666,12 @@ async def soak_run(args: argparse.Namespace) -> int:
             await asyncio.sleep(SETTLE_SECONDS)
             reconciled = await reconcile(soak, http)
             dead = [r.name for r in replicas if not r.alive]
-            redis_keys = await clean_redis(prefix)
+            outages = {r.name: await store_outages(http, r.base) for r in replicas}
+            redis_keys = await clean_redis(prefix, redis_url)
         events = {r.name: log_events(r.log) for r in replicas}
     finally:
         with contextlib.suppress(Exception):
-            await clean_redis(prefix)
+            await clean_redis(prefix, redis_url)
 
     total = sum(sum(c.values()) for c in soak.statuses.values())
     print(f"\n{total} requests in {elapsed:.0f} s ({total / elapsed:.1f}/s)\n")
@@ -651,6 +713,10 @@ async def soak_run(args: argparse.Namespace) -> int:
             if counts.get(crash):
                 failed.append(f"{name} logged {counts[crash]} {crash}")
     print(f"\nRedis: {redis_keys} keys under the run's prefix at the end, deleted")
+    print(
+        "store outages each replica noticed: "
+        + ", ".join(f"{name} {count}" for name, count in outages.items())
+    )
     for kind, count in soak.problems.items():
         failed.append(f"{count} x {kind}, e.g. {soak.examples[kind]}")
     failed += [f"{name} died during the soak" for name in dead]
@@ -676,8 +742,25 @@ def main(argv: list[str] | None = None) -> int:
         "--think-ms", type=float, default=10.0, help="pause of each client between requests"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the traffic and faults")
+    parser.add_argument(
+        "--redis-fault-interval",
+        type=float,
+        default=20.0,
+        help="seconds between Redis faults (default 20)",
+    )
+    parser.add_argument(
+        "--no-redis-faults",
+        dest="redis_faults",
+        action="store_false",
+        help="use the shared Redis at SOAK_REDIS_URL and leave it alone",
+    )
     args = parser.parse_args(argv)
-    if args.minutes <= 0 or args.concurrency < 1 or args.fault_interval <= 0:
+    if (
+        args.minutes <= 0
+        or args.concurrency < 1
+        or args.fault_interval <= 0
+        or args.redis_fault_interval <= 0
+    ):
         parser.error("--minutes, --concurrency and --fault-interval must be positive")
     return asyncio.run(soak_run(args))
 

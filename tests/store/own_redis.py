@@ -82,8 +82,8 @@ class OwnRedis:
         self._process.send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:
-        assert self._process is not None
-        self._process.send_signal(signal.SIGCONT)
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGCONT)
 
     @property
     def running(self) -> bool:
@@ -98,9 +98,7 @@ def own_redis() -> Iterator[OwnRedis]:
     try:
         yield server
     finally:
-        if server._process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                server._process.send_signal(signal.SIGCONT)
+        server.resume()
         server.kill()
 
 
