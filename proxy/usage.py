@@ -3,7 +3,8 @@
 Every answered v1 request is counted per key label and route (calls, last seen), with
 the v1 body fields that v2 has no place for. Counts are buffered in memory and flushed
 to the store every few seconds (and at shutdown), so one report covers all replicas
-without adding a store round trip to each request.
+without adding a store round trip to each request. A flush the store refuses (Redis
+down) keeps what it could not write for the next one and never raises into a request.
 """
 
 from __future__ import annotations
