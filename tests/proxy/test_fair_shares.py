@@ -15,7 +15,9 @@ import pytest
 
 from mappings.errors import V1Error
 from proxy.ratelimit import Budget, UpstreamPacer
+from proxy.redis_store import RedisStore
 from proxy.store import MemoryStore, Reservation, StoreError
+from tests.redis_support import REDIS_URL
 
 # 8 calls in 2 s, one at a time: a slot every 0.275 s.
 BUDGET = Budget(per_period=8, period_seconds=2.0, burst=1, margin_seconds=0.2)
@@ -224,6 +226,46 @@ async def test_a_store_failure_fails_its_caller_and_the_rest_are_served() -> Non
     assert log.order == ["a", "a"], "the dispatcher carried on after the failure"
     # And it is still there for the next caller.
     assert await log.call(pacer, "a", 10.0) is not None
+
+
+async def test_replicas_sharing_redis_share_the_schedule_and_a_flood_does_not_starve_the_other(
+    redis_prefix: str,
+) -> None:
+    stores = [RedisStore(REDIS_URL, redis_prefix) for _ in range(2)]
+    replica_a, replica_b = (UpstreamPacer(s, BUDGET, deadline_seconds=3.0) for s in stores)
+    await _spend_the_burst(replica_a)
+    log = GrantLog()
+    loop = asyncio.get_running_loop()
+
+    async def flooder() -> None:
+        while True:
+            if await log.call(replica_a, "flooder@a", 3.0) is None:
+                await asyncio.sleep(0.02)
+
+    flood = [asyncio.create_task(flooder()) for _ in range(12)]
+    floods_served_before_quiet: list[int] = []
+    try:
+        await asyncio.sleep(4 * INTERVAL)
+        started = loop.time()
+        served_before = len(log.order)
+        for _ in range(6):
+            await asyncio.sleep(2.5 * INTERVAL)
+            before = len(log.order)
+            assert await log.call(replica_b, "quiet@b", 3.0) is not None, "quiet was refused"
+            floods_served_before_quiet.append(log.order[before:].count("flooder@a"))
+        elapsed = loop.time() - started
+        served = len(log.order) - served_before
+    finally:
+        await _cancel_all(flood)
+        for store in stores:
+            await store.close()
+    print(f"\nflooder slots before each quiet one: {floods_served_before_quiet}")
+    # The one schedule holds for both: no more slots than it has in the time.
+    assert served <= elapsed / INTERVAL + 2, (served, elapsed)
+    # Replica A holds one slot ahead at most: B's caller waits behind that one (and one
+    # already due), never behind A's whole queue.
+    assert max(floods_served_before_quiet) <= 2, floods_served_before_quiet
+    assert "quiet@b" not in log.refused
 
 
 def _completes_without_suspending(coroutine: Coroutine[Any, Any, float]) -> float:
