@@ -16,7 +16,10 @@ import aiohttp
 import pytest
 
 from proxy.keys import hash_key
+from proxy.ratelimit import Budget
+from tests.conftest_sandbox import StartSandbox
 from tests.proxy.conftest import Harness
+from tests.proxy.processes import AUTH, spawn_bridge
 
 FLOOD = aiohttp.BasicAuth("fair-flood-v1-key", "")
 QUIET = aiohttp.BasicAuth("fair-quiet-v1-key", "")
@@ -138,3 +141,43 @@ async def test_a_quiet_integration_is_served_while_another_floods_the_shared_key
     assert flood.statuses.count(200) > 0, "the flooder gets the rest of the budget"
     assert flood.statuses.count(429) > 0, "the flood exceeded the budget, so some is refused"
     assert refusals_p95 <= 1.0, "the flood is refused at once, not after a long wait"
+
+
+async def test_clients_that_left_while_waiting_for_budget_spend_none_of_it(
+    start_sandbox: StartSandbox,
+) -> None:
+    """A bridge process (its handlers are cancelled when the client disconnects): clients
+    that give up while queued for a slot cause no v2 call and leave the schedule free."""
+    sandbox = await start_sandbox(rate_limit_per_minute=60)
+    interval = Budget(60, burst=10).interval
+    async with (
+        spawn_bridge(sandbox.api_url, rate_limit_per_minute=60, cache_ttl_seconds=0) as bridge,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+
+        async def read(page: int, give_up_after: float | None = None) -> int:
+            url = f"{bridge.base}{READ.format(page=page)}"
+            client_timeout = aiohttp.ClientTimeout(total=give_up_after)
+            async with http.get(url, timeout=client_timeout) as response:
+                await response.read()
+                return response.status
+
+        # A new schedule counts as just spent: one call now, the next a slot later.
+        assert await read(1) == 200
+        calls_before = sandbox.state.stats.requests[SHARED_V2_KEY]
+        impatient = [read(page, give_up_after=interval / 3) for page in range(2, 10)]
+        outcomes = await asyncio.gather(*impatient, return_exceptions=True)
+        assert all(isinstance(o, asyncio.TimeoutError) for o in outcomes), outcomes
+        # Past the slots the first few of them would have had.
+        await asyncio.sleep(2.5 * interval)
+        assert sandbox.state.stats.requests[SHARED_V2_KEY] == calls_before, (
+            "a client that left still cost a v2 call"
+        )
+        # None of the 8 kept a slot: the next caller is served at once, not 8 slots later.
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await read(20) == 200
+        waited = loop.time() - started
+    print(f"\nafter 8 clients left: the next read took {waited:.2f} s (interval {interval:.2f} s)")
+    assert waited <= 2 * interval, waited
+    assert sandbox.state.stats.rate_limited[SHARED_V2_KEY] == 0
