@@ -95,7 +95,8 @@ async def bridge_process(
         )
     running = RunningBridge(process, f"http://127.0.0.1:{port}", port, log_path, stderr_path)
     try:
-        async with aiohttp.ClientSession() as http:
+        # The bridge closes the probe's connection itself: no slot stays taken after it.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
             for _ in range(300):
                 if process.returncode is not None:
                     raise AssertionError(f"the bridge exited: {running.all_output()[-2000:]}")

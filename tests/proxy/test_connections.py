@@ -37,21 +37,22 @@ class Answer:
 
 
 async def _one_connection(port: int, finished: list[int], delay: float = 0.0) -> Answer:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    """One request on its own connection; what came back before the bridge closed it."""
     data = b""
-    try:
-        if delay:
-            await asyncio.sleep(delay)
-        with contextlib.suppress(ConnectionError):
-            writer.write(REQUEST)
-            await writer.drain()
-            async with asyncio.timeout(HANG):
+    async with asyncio.timeout(HANG):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            with contextlib.suppress(ConnectionError):
+                writer.write(REQUEST)
+                await writer.drain()
                 while chunk := await reader.read(65536):
                     data += chunk
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
     finished.append(len(finished))
     if not data:
         return Answer(None, {}, b"", finished[-1])
@@ -104,7 +105,7 @@ async def test_past_the_cap_a_connection_gets_a_v1_503_at_once(tmp_path: Path) -
         await _stop(bridge)
     refusals = bridge.events("connections.refused")
     assert sum(line["count"] for line in refusals) == opened - cap
-    assert len(refusals) <= 3, refusals
+    assert len(refusals) <= 4, refusals  # one per 10 s interval, and the flush at shutdown
     _no_tracebacks(bridge)
 
 
@@ -142,5 +143,5 @@ async def test_out_of_descriptors_accept_errors_are_counted_not_traced(tmp_path:
     assert failures, "the test never ran the bridge out of descriptors"
     assert failures[0]["errno"] == 24  # EMFILE
     assert sum(line["count"] for line in failures) >= 1
-    assert len(failures) <= 3, failures  # one per 10 s interval, plus the flush at shutdown
+    assert len(failures) <= 4, failures  # one per 10 s interval, and the flush at shutdown
     _no_tracebacks(bridge)
