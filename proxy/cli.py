@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from email.utils import format_datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -92,12 +93,19 @@ async def _serve_until_stopped(
         )
         await runner.setup()
         if is_bridge:
-            settings = app[BRIDGE].settings
+            bridge = app[BRIDGE]
+            settings = bridge.settings
             grace = settings.shutdown_grace_seconds
             cap = connection_cap(
                 settings.max_client_connections, open_files, settings.upstream_connections
             )
-            await CappedSite(runner, host, port, cap).start()
+            sunset = (
+                [("Sunset", format_datetime(settings.sunset, usegmt=True))]
+                if settings.sunset is not None
+                else []
+            )
+            refused = bridge.metrics.client_connections_refused.inc
+            await CappedSite(runner, host, port, cap, refused, sunset).start()
             bridges.append(runner)
         else:
             await web.TCPSite(runner, host, port).start()

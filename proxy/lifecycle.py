@@ -33,7 +33,7 @@ import contextlib
 import errno
 import resource
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -291,7 +291,7 @@ class AcceptErrorHandler:
         loop.default_exception_handler(context)
 
 
-def _refusal_answer(limit: int) -> tuple[bytes, bytes]:
+def _refusal_answer(limit: int, headers: Sequence[tuple[str, str]]) -> tuple[bytes, bytes]:
     """The 503 a connection over the cap gets: its bytes before and after the request id."""
     body = orjson.dumps(
         v1_error_body(
@@ -305,7 +305,7 @@ def _refusal_answer(limit: int) -> tuple[bytes, bytes]:
         f"Content-Length: {len(body)}",
         f"Retry-After: {RETRY_AFTER_SECONDS}",
         "Connection: close",
-        *(f"{name}: {value}" for name, value in _V1_HEADERS),
+        *(f"{name}: {value}" for name, value in (*_V1_HEADERS, *headers)),
         "X-Request-Id: ",
     ]
     return "\r\n".join(head).encode(), b"\r\n\r\n" + body
@@ -355,14 +355,22 @@ class _RefusedConnection(asyncio.Protocol):
 
 class ConnectionGate:
     """The listener's protocol factory: aiohttp's handler for up to ``limit`` concurrent
-    connections, a :class:`_RefusedConnection` for one more."""
+    connections, a :class:`_RefusedConnection` for one more (``on_refused`` counts it,
+    ``headers`` go in its answer: the Sunset header)."""
 
-    def __init__(self, server: web.Server, limit: int) -> None:
+    def __init__(
+        self,
+        server: web.Server,
+        limit: int,
+        on_refused: Callable[[], object] | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.limit = limit
         self.refusals = ThrottledLog("connections.refused")
+        self._on_refused = on_refused
         self._server = server
         self._admitted: set[RequestHandler] = set()
-        self._answer = _refusal_answer(limit)
+        self._answer = _refusal_answer(limit, headers)
         forward = server.connection_lost
 
         def connection_lost(handler: RequestHandler, exc: BaseException | None = None) -> None:
@@ -379,6 +387,8 @@ class ConnectionGate:
     def __call__(self) -> asyncio.BaseProtocol:
         if len(self._admitted) >= self.limit:
             self.refusals.record(asyncio.get_running_loop(), limit=self.limit)
+            if self._on_refused is not None:
+                self._on_refused()
             return _RefusedConnection(self._answer)
         handler = self._server()
         self._admitted.add(handler)
@@ -388,17 +398,27 @@ class ConnectionGate:
 class CappedSite(web.TCPSite):
     """A TCP site whose connections pass a :class:`ConnectionGate`."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, limit: int) -> None:
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        limit: int,
+        on_refused: Callable[[], object] | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
         super().__init__(runner, host, port)
         self.limit = limit
         self.gate: ConnectionGate | None = None
+        self._on_refused = on_refused
+        self._headers = headers
 
     async def start(self) -> None:
         # BaseSite.start registers the site; TCPSite.start would listen ungated.
         await web.BaseSite.start(self)
         server = self._runner.server
         assert server is not None
-        self.gate = ConnectionGate(server, self.limit)
+        self.gate = ConnectionGate(server, self.limit, self._on_refused, self._headers)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self.gate, self._host, self._port, backlog=self._backlog

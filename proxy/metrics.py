@@ -123,6 +123,11 @@ class BridgeMetrics:
             "v2 calls refused (v1 503) before sending: no connection to API v2 came free",
             registry=self.registry,
         )
+        self.client_connections_refused = Counter(
+            "homerun_bridge_client_connections_refused",
+            "Client connections answered 503 at once: max_client_connections were open",
+            registry=self.registry,
+        )
         self.upstream_too_large = Counter(
             "homerun_bridge_upstream_too_large",
             "API v2 answers abandoned for being larger than max_upstream_body_bytes",

@@ -12,6 +12,8 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+
 from tests.proxy.lifecycle_support import (
     V1_KEY,
     RunningBridge,
@@ -78,7 +80,9 @@ async def test_past_the_cap_a_connection_gets_a_v1_503_at_once(tmp_path: Path) -
     cap, opened = 20, 60
     async with (
         sandbox_process() as sandbox,
-        bridge_process(sandbox + "/v2", tmp_path, max_client_connections=cap) as bridge,
+        bridge_process(
+            sandbox + "/v2", tmp_path, max_client_connections=cap, sunset="2027-06-30T00:00:00Z"
+        ) as bridge,
     ):
         # The admitted requests stay in flight (v2 is slow) while the others arrive.
         await add_fault(sandbox, action="latency", latency_ms=4000, count=cap)
@@ -97,11 +101,16 @@ async def test_past_the_cap_a_connection_gets_a_v1_503_at_once(tmp_path: Path) -
             assert answer.headers["content-type"] == "application/json; charset=utf-8"
             assert answer.headers["deprecation"] == "@1701388800"
             assert answer.headers["x-request-id"]
+            assert answer.headers["sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
             body = json.loads(answer.body)
             assert body["status"] == 503 and str(cap) in body["message"], body
             assert int(answer.headers["content-length"]) == len(answer.body)
         # The slots come back: after the burst a connection is served again.
         assert (await _one_connection(bridge.port, [])).status == 200
+        async with aiohttp.ClientSession() as http:
+            async with http.get(bridge.base + "/metrics") as response:
+                metrics = await response.text()
+        assert f"homerun_bridge_client_connections_refused_total {opened - cap}.0" in metrics
         await _stop(bridge)
     refusals = bridge.events("connections.refused")
     assert sum(line["count"] for line in refusals) == opened - cap
