@@ -230,3 +230,34 @@ class SpecValidator:
 @functools.cache
 def load_spec_validator() -> SpecValidator:
     return SpecValidator()
+
+
+def inline_schema(pointer: str) -> dict[str, Any]:
+    """The schema at ``pointer`` (e.g. "/components/schemas/VacancyList") with every
+    ``$ref`` replaced by what it names and every ``allOf`` of objects merged into one
+    object, for generators that want a plain schema (hypothesis-jsonschema)."""
+    spec = load_spec_validator().spec
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            target: Any = spec
+            for token in node["$ref"].removeprefix("#/").split("/"):
+                target = target[token.replace("~1", "/").replace("~0", "~")]
+            return resolve(target)
+        resolved = {key: resolve(value) for key, value in node.items()}
+        if "allOf" in resolved and all("properties" in part for part in resolved["allOf"]):
+            merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+            for part in resolved.pop("allOf"):
+                merged["properties"].update(part["properties"])
+                merged["required"] += part.get("required", [])
+            resolved = {**merged, **resolved}
+        return resolved
+
+    root: Any = spec
+    for token in pointer.strip("/").split("/"):
+        root = root[token]
+    return dict(resolve(root))
