@@ -21,6 +21,7 @@ a quiet one (asking less than its equal share) waits for at most about one emiss
 interval. A label asking more than its share is held to it: at 60/min with burst 10 the
 sustained rate is 51 slots in 61 s, so with two labels busy each gets a slot every two
 intervals (2.4 s).
+
 A caller that leaves (its request was cancelled) spends nothing: the dispatcher skips it
 and the slot goes to the next live caller; if nobody is left, the slot is held for the
 next arrival for a moment (``margin / 2``, so the call still leaves within the margin).
@@ -34,8 +35,8 @@ shared schedule. What holds:
 - each replica is fair among the labels it sees, as above;
 - a replica has at most one reserved-but-not-yet-due slot per key (its dispatcher
   reserves one slot at a time), so replicas get slots first come, first served, one at a
-  time: a label flooding replica A delays a quiet label on replica B by at most about one
-  interval per other replica with waiters, and never fills the schedule ahead of it.
+  time: a label flooding replica A delays a quiet label on replica B by about one slot
+  per other replica with waiters (the one each holds), never by A's whole queue.
 
 A store failure (``proxy.store.StoreError``) is the caller's: it propagates from
 :meth:`UpstreamPacer.acquire` unchanged; in the dispatcher it fails the caller it was
