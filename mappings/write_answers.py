@@ -10,7 +10,8 @@ can be read, plus the names of what was missing or unreadable (for the shell's
 - a body that is not JSON, or has no ``data`` object -> nothing is read from it
   (``"body"`` / ``"data"`` named);
 - a member that does not validate (wrong type, bad date) is dropped and named
-  (``"data.personal_info.email"``), the rest is kept;
+  (``"data.personal_info.email"``), the rest is kept, and what was sent for it (below)
+  stands in;
 - ``data.id`` missing -> named; the id the shell already knows (the path of a PATCH)
   stands in, else the object is read without one (``WriteAnswer.id_known`` false);
 - a member the answer leaves out (absent or null), which v2 guarantees nowhere, is taken
@@ -119,7 +120,7 @@ def read_write_answer(
         data["id"] = known_id if known_id is not None else UNKNOWN_ID
     for _ in range(_MAX_ROUNDS):
         try:
-            return WriteAnswer(model.model_validate(data), tuple(missing), id_known)
+            return WriteAnswer(model.model_validate(data), tuple(dict.fromkeys(missing)), id_known)
         except ValidationError as exc:
             dropped = False
             for error in exc.errors():
@@ -129,6 +130,7 @@ def read_write_answer(
                     dropped = True
             if not dropped:
                 break
+            data = _filled(data, sent or {})  # what was sent stands in for what was dropped
     # Nothing readable is left but the id (if any): an object with every member missing.
     missing.append("data")
     bare = {"id": data["id"]} if "id" in model.model_fields else {}
