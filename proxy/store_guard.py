@@ -12,9 +12,10 @@ Pacing never fails: while the shared schedule cannot be reached, ``reserve`` tak
 slot from a local GCRA at ``outage_share`` of the budget (emission interval divided by
 the share, burst 1), starting *just spent*: one local interval after the last shared
 slot this replica was given, never a fresh burst. N replicas with share 1/N stay within
-the budget together. When the store answers again, the first shared reservation of a
-key carries the local schedule's backlog (``spent_for``), so the shared schedule
-resumes behind the slots already promised locally, without a burst.
+the budget together. Every shared reservation carries how far ahead this replica has
+already promised slots (``spent_for``): a schedule that exists lies behind them anyway,
+but one the store lost (restarted empty between two calls, unnoticed) or that was
+paced locally meanwhile resumes behind them, without a burst.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ class StoreGuard:
         self._probing = False
         self.outages = 0
         self._local: dict[str, _LocalSchedule] = {}
-        # key -> monotonic time of the last shared slot this replica was given
-        self._shared_until: dict[str, float] = {}
+        # key -> monotonic time of the latest slot this replica was given, shared or local
+        self._promised: dict[str, float] = {}
 
     @property
     def down(self) -> bool:
@@ -186,10 +187,8 @@ class StoreGuard:
         spent_for: float | None = None,
     ) -> Reservation:
         """The shared schedule's slot, or while it is unreachable a local one (never fails)."""
-        now = time.monotonic()
-        local = self._local.get(key)
-        if local is not None and spent_for is None:
-            spent_for = max(0.0, local.tat - now)
+        if spent_for is None:
+            spent_for = self._promised_for(key, interval)
         try:
             answer = await self._guarded(
                 "reserve",
@@ -200,20 +199,37 @@ class StoreGuard:
         if answer.granted:
             # The shared schedule has taken over this key again.
             self._local.pop(key, None)
-            self._shared_until[key] = time.monotonic() + answer.wait
+            self._promised[key] = time.monotonic() + answer.wait
         return answer
+
+    def _promised_for(self, key: str, interval: float) -> float | None:
+        """How far ahead this replica has promised slots of the key, as ``spent_for``.
+
+        A schedule that exists already lies behind them (no effect); one the store lost
+        (restarted empty, flushed) resumes behind them instead of handing their slots out
+        a second time. After local pacing the schedule also resumes with no burst.
+        """
+        now = time.monotonic()
+        local = self._local.get(key)
+        promised = self._promised.get(key)
+        if local is not None:
+            return max(0.0, local.tat - now)
+        if promised is not None and promised > now:
+            return promised + interval - now
+        return None
 
     def _reserve_locally(self, key: str, interval: float, max_wait: float) -> Reservation:
         now = time.monotonic()
         local_interval = interval / self.outage_share
         local = self._local.get(key)
         if local is None or local.outage != self.outages:
-            # Just spent: one local interval after the last slot known, shared or local.
-            last = max(now, self._shared_until.get(key, now), local.tat if local else now)
+            # Just spent: one local interval after the last slot promised, shared or local.
+            last = max(now, self._promised.get(key, now), local.tat if local else now)
             local = self._local[key] = _LocalSchedule(last + local_interval, self.outages)
         answer, tat = gcra_reserve(local.tat, now, local_interval, 1, max_wait)
         if answer.granted:
             local.tat = tat
+            self._promised[key] = now + answer.wait
         return answer
 
 

@@ -153,3 +153,20 @@ async def test_the_shared_schedule_resumes_behind_the_local_slots(redis_server: 
     assert resumed[1].wait == pytest.approx(resumed[0].wait + interval, abs=0.05)
     assert resumed[2].wait == pytest.approx(resumed[0].wait + 2 * interval, abs=0.05)
     await guard.close()
+
+
+async def test_a_schedule_lost_unnoticed_resumes_behind_the_promised_slots(
+    redis_server: OwnRedis,
+) -> None:
+    """Redis restarts empty between two calls (redis-py reconnects; nobody sees an error).
+    The slots this replica already promised are not handed out a second time."""
+    interval, burst = 0.2, 2
+    guard = _guard(redis_server)
+    answers = [await guard.reserve("gcra:k", interval, burst, max_wait=10) for _ in range(5)]
+    promised_until = time.monotonic() + answers[-1].wait
+    redis_server.restart_empty()
+    asked = time.monotonic()
+    after = await guard.reserve("gcra:k", interval, burst, max_wait=10)
+    assert not guard.down, "the restart cost an error: redis-py did not reconnect"
+    assert asked + after.wait >= promised_until + interval - 0.05, (answers, after)
+    await guard.close()
