@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ class CountingStore(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.slots_granted = 0
+        self.slots_due: list[float] = []  # monotonic time each granted slot is due
         self.fail_reservations = 0  # the next N reservations raise StoreError
 
     async def reserve(
@@ -46,7 +48,9 @@ class CountingStore(MemoryStore):
             self.fail_reservations -= 1
             raise StoreError("store down (test)")
         answer = await super().reserve(key, interval, burst, max_wait, spent_for=spent_for)
-        self.slots_granted += answer.granted
+        if answer.granted:
+            self.slots_granted += 1
+            self.slots_due.append(time.monotonic() + answer.wait)
         return answer
 
 
@@ -184,6 +188,49 @@ async def test_a_caller_leaving_during_the_wait_hands_its_slot_on() -> None:
     await second
     assert log.order == ["second"]
     assert store.slots_granted - slots_before == 1, "the reserved slot went to the next caller"
+
+
+async def test_no_slot_is_lost_to_callers_that_leave_at_any_moment() -> None:
+    """One caller leaves before its slot, one in the instant its slot is granted; the
+    slot a caller left is held (half the margin) for the next one to come."""
+    # A slot every 0.625 s, and one nobody took is held for 2 s.
+    budget = Budget(per_period=8, period_seconds=1.0, burst=1, margin_seconds=4.0)
+    store = CountingStore()
+    pacer = UpstreamPacer(store, budget, deadline_seconds=10.0)
+    await _spend_the_burst(pacer)
+    slots_before = store.slots_granted
+    log = GrantLog()
+    loop = asyncio.get_running_loop()
+
+    gone = asyncio.create_task(log.call(pacer, "gone", 10.0))
+    await asyncio.sleep(0.01)  # it is queued, and its slot reserved
+    await _cancel_all([gone])
+    # Come back once a second slot is free too, while the first is still held.
+    await asyncio.sleep(store.slots_due[-1] + budget.interval + 0.2 - time.monotonic())
+    second: asyncio.Task[float | None] | None = None
+
+    async def first_then_cancel_second() -> None:
+        await log.call(pacer, "first", 10.0)
+        assert second is not None
+        second.cancel()  # granted in the same turn as the first: its slot must go on
+
+    first = asyncio.create_task(first_then_cancel_second())
+    second = asyncio.create_task(log.call(pacer, "second", 10.0))
+    started = loop.time()
+    third = asyncio.create_task(log.call(pacer, "third", 10.0))
+    await first
+    third_waited = await third
+    with contextlib.suppress(asyncio.CancelledError):
+        await second
+    assert log.order == ["first", "third"], log.order
+    assert third_waited is not None and loop.time() - started < budget.interval / 2
+    # The slot reserved for the third meanwhile is held: a caller coming for it gets it.
+    await asyncio.sleep(store.slots_due[-1] + 0.2 - time.monotonic())
+    started = loop.time()
+    assert await log.call(pacer, "fourth", 10.0) is not None
+    assert loop.time() - started < budget.interval / 2
+    # Three callers served, three slots spent: none for the two that left.
+    assert store.slots_granted - slots_before == 3
 
 
 async def test_a_flood_past_its_deadline_is_refused_at_once() -> None:
