@@ -3,10 +3,10 @@
 The sandbox comes from ``tests.conftest_sandbox`` (every answer it gives is checked
 against the v2 OpenAPI document); the bridge is the real app with the demo key map.
 
-``harness`` runs the sandbox as it always answers (every member sent); ``any_harness``
-runs each test twice, once against that ("full") and once against the sandbox's seeded
-sparse mode ("sparse": only ``data`` and the ids guaranteed, the rest left out or null),
-for tests whose assertions hold for any answer the spec allows.
+``harness`` runs the sandbox as it always answers (every member sent). A test marked
+``@pytest.mark.sandbox_modes`` runs twice, once against that ("full") and once against the
+sandbox's seeded sparse mode ("sparse": only ``data`` and the ids guaranteed, the rest
+left out or null): for tests whose assertions hold for any answer the spec allows.
 """
 
 from __future__ import annotations
@@ -108,16 +108,25 @@ async def make_harness(
         await http.close()
 
 
-@pytest.fixture
-async def harness(make_harness: Callable[..., Any]) -> Harness:
-    return await make_harness()  # type: ignore[no-any-return]
-
-
 SANDBOX_MODES = ("full", "sparse")
 
 
-@pytest.fixture(params=SANDBOX_MODES)
-async def any_harness(request: pytest.FixtureRequest, make_harness: Callable[..., Any]) -> Harness:
-    harness: Harness = await make_harness({"sparse": request.param == "sparse"})
-    harness.mode = request.param
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sandbox_modes: run the test against the full and the sparse sandbox"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "harness" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "sandbox_modes"
+    ):
+        metafunc.parametrize("harness", SANDBOX_MODES, indirect=True)
+
+
+@pytest.fixture
+async def harness(request: pytest.FixtureRequest, make_harness: Callable[..., Any]) -> Harness:
+    mode = getattr(request, "param", "full")
+    harness: Harness = await make_harness({"sparse": mode == "sparse"})
+    harness.mode = mode
     return harness

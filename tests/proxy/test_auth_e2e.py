@@ -7,10 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.proxy.conftest import FULL, READONLY, Harness
 
 
+@pytest.mark.sandbox_modes
 async def test_basic_with_empty_password_and_bearer_both_work(harness: Harness) -> None:
     async with await harness.get("/v1/jobs", auth=FULL) as response:
         assert response.status == 200
@@ -25,6 +27,7 @@ async def test_basic_with_empty_password_and_bearer_both_work(harness: Harness) 
         assert response.status == 200
 
 
+@pytest.mark.sandbox_modes
 async def test_missing_or_unknown_key_is_401_with_basic_challenge(harness: Harness) -> None:
     for headers in (
         {},
@@ -41,6 +44,7 @@ async def test_missing_or_unknown_key_is_401_with_basic_challenge(harness: Harne
             assert response.headers["X-Upstream-Calls"] == "0"
 
 
+@pytest.mark.sandbox_modes
 async def test_missing_scope_is_403_naming_the_v2_scope(harness: Harness) -> None:
     form = {"candidate[first_name]": "A", "candidate[last_name]": "B", "candidate[email]": "a@b.co"}
     async with await harness.post("/v1/applications", data=form, auth=READONLY) as response:
@@ -56,12 +60,14 @@ async def test_missing_scope_is_403_naming_the_v2_scope(harness: Harness) -> Non
         assert "job-application-notes:read" in (await response.json())["message"]
 
 
+@pytest.mark.sandbox_modes
 async def test_plan_without_api_is_403(harness: Harness) -> None:
     async with await harness.get("/v1/jobs", auth=aiohttp.BasicAuth("v1-noplan", "")) as response:
         assert response.status == 403
         assert "plan" in (await response.json())["message"]
 
 
+@pytest.mark.sandbox_modes
 async def test_revoked_v2_key_is_401_naming_the_bridge_key(harness: Harness) -> None:
     async with await harness.get("/v1/jobs", auth=aiohttp.BasicAuth("v1-revoked", "")) as r:
         assert r.status == 401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mappings.v1_models import Job
 from tests.proxy.conftest import Harness
 
@@ -54,6 +56,7 @@ async def test_get_job_matches_the_vacancy(harness: Harness) -> None:
     assert isinstance(job["total_candidate_count"], int)
 
 
+@pytest.mark.sandbox_modes
 async def test_unknown_job_is_a_v1_404(harness: Harness) -> None:
     async with await harness.get("/v1/jobs/job_doesnotexist0000000") as response:
         assert response.status == 404
@@ -61,6 +64,7 @@ async def test_unknown_job_is_a_v1_404(harness: Harness) -> None:
     assert body == {"message": "No such job: job_doesnotexist0000000", "status": 404}
 
 
+@pytest.mark.sandbox_modes
 async def test_malformed_job_id_is_refused_before_any_upstream_call(harness: Harness) -> None:
     before = (await harness.stats())["requests_by_route"]
     async with await harness.get("/v1/jobs/job%20x;drop") as response:
@@ -70,6 +74,7 @@ async def test_malformed_job_id_is_refused_before_any_upstream_call(harness: Har
     assert (await harness.stats())["requests_by_route"] == before
 
 
+@pytest.mark.sandbox_modes
 async def test_bad_pagination_names_the_parameter(harness: Harness) -> None:
     for query, param in (("per_page=500", "per_page"), ("page=0", "page"), ("limit=x", "limit")):
         async with await harness.get(f"/v1/jobs?{query}") as response:

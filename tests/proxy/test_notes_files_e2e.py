@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from mappings.v1_models import File, Note
 from tests.proxy.conftest import Harness
@@ -32,6 +33,7 @@ async def test_note_create_form_encoded_then_listed(harness: Harness) -> None:
     assert after["data"][-1]["id"] == note["id"]
 
 
+@pytest.mark.sandbox_modes
 async def test_note_without_body_is_400(harness: Harness) -> None:
     application_id = await _some_application(harness)
     async with await harness.post(

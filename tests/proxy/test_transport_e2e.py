@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.proxy.conftest import FULL, Harness
 
 
+@pytest.mark.sandbox_modes
 async def test_every_v1_answer_carries_the_deprecation_headers(harness: Harness) -> None:
     async with await harness.get("/v1/jobs", headers={"X-Request-Id": "trace-123"}) as response:
         assert response.headers["Deprecation"] == "@1701388800"
@@ -29,6 +31,7 @@ async def test_sunset_when_configured(make_harness: Callable[..., Any]) -> None:
             assert response.headers["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
 
 
+@pytest.mark.sandbox_modes
 async def test_unknown_path_and_wrong_method(harness: Harness) -> None:
     async with await harness.get("/v1/vacancies") as response:
         assert response.status == 404
@@ -39,6 +42,7 @@ async def test_unknown_path_and_wrong_method(harness: Harness) -> None:
         assert (await response.json())["status"] == 405
 
 
+@pytest.mark.sandbox_modes
 async def test_malformed_bodies_are_400(harness: Harness) -> None:
     for data, content_type in (
         (b"{not json", "application/json"),
@@ -115,6 +119,7 @@ async def test_readiness_reports_the_upstream_down(make_harness: Callable[..., A
         assert (await response.json())["checks"]["upstream"].startswith("unreachable")
 
 
+@pytest.mark.sandbox_modes
 async def test_oversized_body_is_413(harness: Harness) -> None:
     big = {"candidate[first_name]": "x" * (2 * 1024 * 1024)}
     async with await harness.post("/v1/applications", data=big) as response:
@@ -122,6 +127,7 @@ async def test_oversized_body_is_413(harness: Harness) -> None:
         assert (await response.json())["status"] == 413
 
 
+@pytest.mark.sandbox_modes
 async def test_no_traceback_ever(harness: Harness) -> None:
     weird = aiohttp.FormData()
     weird.add_field("candidate", "ca_" + "x" * 80)
