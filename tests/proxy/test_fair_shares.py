@@ -130,16 +130,8 @@ async def test_two_busy_labels_alternate() -> None:
     second = [asyncio.create_task(log.call(pacer, "second", 10.0)) for _ in range(4)]
     await asyncio.gather(*first, *second)
     assert log.refused == []
-    # After the slot already due (the flooder's), turns alternate while both wait.
-    assert (
-        log.order[1:9] == ["second", "flooder"] * 4
-        or log.order[:8]
-        == [
-            "flooder",
-            "second",
-        ]
-        * 4
-    ), log.order
+    # Turns alternate while both wait, though the flooder's 8 were queued first.
+    assert log.order == ["flooder", "second"] * 4 + ["flooder"] * 4, log.order
 
 
 async def test_round_robin_among_three_labels() -> None:
