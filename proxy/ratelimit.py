@@ -192,14 +192,16 @@ class UpstreamPacer:
             if waiter.turn.cancelled():
                 lane.leave(waiter)  # gone before its turn: it spends nothing
             elif waiter.turn.exception() is None:
-                self._hand_on(lane)  # granted as it was cancelled: the slot is not wasted
+                self._hand_on(schedule)  # granted as it was cancelled: the slot goes on
             raise
         return loop.time() - started
 
-    def _hand_on(self, lane: _KeyLane) -> None:
-        """A slot granted to a caller that has just gone goes to the next live caller."""
-        waiter = lane.next_waiter()
-        if waiter is not None:
+    def _hand_on(self, schedule: str) -> None:
+        """A slot granted to a caller that has just gone goes to the next live caller
+        (of the key's lane now: the one it was granted in may have ended since)."""
+        lane = self._lanes.get(schedule)
+        waiter = lane.next_waiter() if lane is not None else None
+        if lane is not None and waiter is not None:
             lane.answer(waiter)
 
     async def _dispatch(self, schedule: str, lane: _KeyLane, budget: Budget) -> None:
