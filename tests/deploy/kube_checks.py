@@ -214,27 +214,39 @@ def _config_text(bridge: Bridge, documents: list[Document], path: str) -> str | 
     return None
 
 
-def load_bridge_settings(
-    bridge: Bridge, documents: list[Document], secrets: list[Document], image: Image
-) -> None:
-    """The settings the bridge process in this container would start with (or why not)."""
+def bridge_environment(
+    bridge: Bridge, documents: list[Document], secrets: list[Document], image: Image, scratch: Path
+) -> dict[str, str] | None:
+    """The environment the container gets (the image's, then its own, Secret values from the
+    example Secret), with the mounted ConfigMap written under ``scratch`` and
+    HOMERUN_BRIDGE_CONFIG pointing there; None (and a problem) if that file is not mounted."""
     env = {**image.env, **_literal_env(bridge.container)}
     secret_values = {_name(s): _secret_data(s) for s in secrets}
     for name, ref in _secret_refs(bridge.container).items():
         env[name] = str(secret_values.get(f"Secret/{ref['name']}", {}).get(ref["key"], ""))
     config_path = env.get("HOMERUN_BRIDGE_CONFIG")
+    if config_path is not None:
+        text = _config_text(bridge, documents, config_path)
+        if text is None:
+            bridge.problems.append(
+                f"{bridge.where}: HOMERUN_BRIDGE_CONFIG={config_path} is not a mounted "
+                "ConfigMap key"
+            )
+            return None
+        local = scratch / "bridge.toml"
+        local.write_text(text, encoding="utf-8")
+        env["HOMERUN_BRIDGE_CONFIG"] = str(local)
+    return env
+
+
+def load_bridge_settings(
+    bridge: Bridge, documents: list[Document], secrets: list[Document], image: Image
+) -> None:
+    """The settings the bridge process in this container would start with (or why not)."""
     with tempfile.TemporaryDirectory() as scratch:
-        if config_path is not None:
-            text = _config_text(bridge, documents, config_path)
-            if text is None:
-                bridge.problems.append(
-                    f"{bridge.where}: HOMERUN_BRIDGE_CONFIG={config_path} is not a mounted "
-                    "ConfigMap key"
-                )
-                return
-            local = Path(scratch) / "bridge.toml"
-            local.write_text(text, encoding="utf-8")
-            env["HOMERUN_BRIDGE_CONFIG"] = str(local)
+        env = bridge_environment(bridge, documents, secrets, image, Path(scratch))
+        if env is None:
+            return
         with mock.patch.dict(os.environ, env, clear=True):
             try:
                 bridge.settings = load_settings()

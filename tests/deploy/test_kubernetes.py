@@ -10,11 +10,17 @@ that should catch it does.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -28,6 +34,7 @@ from tests.deploy.kube_checks import (
     LAYOUTS,
     SHUTDOWN_AFTER_GRACE_SECONDS,
     SHUTDOWN_MARGIN_SECONDS,
+    bridge_environment,
     example_secrets,
     find_bridges,
     layout_documents,
@@ -366,3 +373,85 @@ def test_a_dockerfile_with_another_user_is_caught() -> None:
     for layout in LAYOUTS:
         problems = layout_problems(KUBE_DIR / layout, image=other)
         assert any(f"expected {other.uid} (the Dockerfile's USER" in p for p in problems), problems
+
+
+# --- the sidecar's probes, run as written against a real bridge ------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_listening(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            assert process.poll() is None, f"{what} exited with {process.returncode}"
+            assert time.monotonic() < deadline, f"{what} did not listen within 30 s"
+            time.sleep(0.1)
+
+
+def _run_probe(probe: dict[str, Any], bridge_port: int, port: int) -> int:
+    """The probe's exec command as the kubelet runs it, aimed at ``port`` instead."""
+    command = [str(a) for a in probe["exec"]["command"]]
+    assert command[0] == "python"
+    url = urlsplit(command[-1])
+    assert url.port == bridge_port
+    command[0] = sys.executable
+    command[-1] = url._replace(netloc=f"{url.hostname}:{port}").geturl()
+    return subprocess.run(command, capture_output=True, timeout=60, check=False).returncode
+
+
+def test_the_sidecar_probes_pass_and_fail_against_a_real_bridge(tmp_path: Path) -> None:
+    """Only what cannot exist here is replaced: the port (8080 may be taken), the store
+    (the cluster's Redis name), API v2 (a sandbox process) and its key (the sandbox's)."""
+    documents = layout_documents(KUBE_DIR / "sidecar")
+    (bridge,) = find_bridges(documents)
+    secrets = example_secrets(KUBE_DIR)
+    image = read_image()
+    load_bridge_settings(bridge, documents, secrets, image)
+    assert bridge.settings is not None and bridge.settings.host == "127.0.0.1"
+    env = bridge_environment(bridge, documents, secrets, image, tmp_path)
+    assert env is not None
+    port, upstream_port = _free_port(), _free_port()
+    env.update(
+        PATH=os.environ["PATH"],
+        HOMERUN_BRIDGE_PORT=str(port),
+        HOMERUN_BRIDGE_STORE_URL="memory://",
+        HOMERUN_BRIDGE_UPSTREAM_URL=f"http://127.0.0.1:{upstream_port}/v2",
+        HOMERUN_BRIDGE_LOG_LEVEL="warning",
+        CAREERS_SITE_V2_KEY="demo-v2-key",
+    )
+    probes = {kind: bridge.container[kind] for kind in ("startupProbe", "livenessProbe")}
+    readiness = bridge.container["readinessProbe"]
+    served = subprocess.Popen(
+        [sys.executable, "-m", "proxy", "serve"], env=env, stdout=subprocess.DEVNULL
+    )
+    sandbox: subprocess.Popen[bytes] | None = None
+    try:
+        _wait_until_listening(port, served, "the bridge")
+        for kind, probe in probes.items():
+            assert _run_probe(probe, bridge.settings.port, port) == 0, kind
+        # API v2 not there yet: not ready (after a failed call /readyz always pings).
+        assert _run_probe(readiness, bridge.settings.port, port) != 0
+        sandbox = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "--port", str(upstream_port), "--rate-limit", "off"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_until_listening(upstream_port, sandbox, "the sandbox")
+        assert _run_probe(readiness, bridge.settings.port, port) == 0
+        served.send_signal(signal.SIGTERM)
+        assert served.wait(timeout=30) == 0
+        for kind, probe in probes.items():
+            assert _run_probe(probe, bridge.settings.port, port) != 0, kind
+    finally:
+        for process in (served, sandbox):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
