@@ -28,6 +28,8 @@
 # and exits within that grace plus 1 s: 11 s by default. Give `docker stop` more than
 # that (--stop-timeout 15, or stop_grace_period: 15s in Compose; grace + 5 s if you
 # change the grace); Docker's default of 10 s would SIGKILL it mid-drain.
+# On Kubernetes (deploy/kubernetes/) terminationGracePeriodSeconds plays that part,
+# plus any preStop sleep.
 
 # ---------------------------------------------------------------------------------
 # builder: a wheel of the project, installed with its dependencies into /opt/venv.
