@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -455,3 +456,15 @@ def test_the_sidecar_probes_pass_and_fail_against_a_real_bridge(tmp_path: Path) 
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_image_tag_is_the_project_version(layout: str) -> None:
+    version = tomllib.loads((KUBE_DIR.parents[1] / "pyproject.toml").read_text("utf-8"))["project"][
+        "version"
+    ]
+    kustomization = read_documents(KUBE_DIR / layout / "kustomization.yaml")[0]
+    (entry,) = [i for i in kustomization["images"] if i["name"] == "homerun-bridge"]
+    assert entry["newTag"] == version
+    (bridge,) = find_bridges(layout_documents(KUBE_DIR / layout))
+    assert bridge.container["image"] == f"homerun-bridge:{version}"
