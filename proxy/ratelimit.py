@@ -148,6 +148,9 @@ class _KeyLane:
 
 
 class UpstreamPacer:
+    """Paces each v2 key's calls to its budget, in fair turns among the labels sharing it
+    (see the module docstring); ``budget`` None turns pacing off."""
+
     def __init__(self, store: Store, budget: Budget | None, deadline_seconds: float) -> None:
         self._store = store
         self.budget = budget
