@@ -20,8 +20,8 @@ from redis.exceptions import RedisError
 from proxy.store import SCHEDULE_KEEP_SECONDS, Reservation, StoreError
 
 # KEYS[1]: the key's theoretical arrival time (ms). ARGV: interval_ms, burst, max_wait_ms,
-# spent_for_ms (-1: none), keep_ms. Same arithmetic as proxy.store.gcra_reserve: a missing
-# schedule (Redis restarted empty, flushed) is just spent, never a fresh burst.
+# spent_for_ms (-1: none), keep_ms, lost_slots. Same arithmetic as proxy.store.gcra_reserve:
+# a missing schedule (Redis restarted empty, flushed) is just spent, never a fresh burst.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -30,7 +30,7 @@ local burst = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
 local spent_for = tonumber(ARGV[4])
 local spent = now + (burst - 1) * interval
-local tat = tonumber(redis.call('GET', KEYS[1]) or spent)
+local tat = tonumber(redis.call('GET', KEYS[1]) or (spent + tonumber(ARGV[6]) * interval))
 if spent_for >= 0 and tat < spent + spent_for then tat = spent + spent_for end
 if tat < now then tat = now end
 local wait = tat - (burst - 1) * interval - now
@@ -120,6 +120,7 @@ class RedisStore:
         max_wait: float,
         *,
         spent_for: float | None = None,
+        lost_slots: int = 0,
     ) -> Reservation:
         try:
             granted, wait_ms = await self._gcra(
@@ -130,6 +131,7 @@ class RedisStore:
                     int(max_wait * 1000),
                     -1 if spent_for is None else max(0, math.ceil(spent_for * 1000)),
                     SCHEDULE_KEEP_SECONDS * 1000,
+                    lost_slots,
                 ],
             )
         except RedisError as exc:

@@ -13,8 +13,10 @@ to wait for it; a slot further away than the caller's deadline is not taken.
 A schedule the store does not have (never used, or lost: Redis restarted empty, was
 flushed or failed over) counts as *just spent*: one call now, the rest paced. Only a
 schedule that exists and has been idle hands out a burst, so a flapping store cannot
-hand out a fresh burst on every restart. Schedules are kept a day past their last slot,
-long enough for ordinary idleness to refill the burst.
+hand out a fresh burst on every restart. Shared by replicas, a lost schedule also
+presumes each other replica still holds the one slot it was given (``lost_slots``):
+it resumes that many intervals out, so a flap hands out no slot twice. Schedules are
+kept a day past their last slot, long enough for ordinary idleness to refill the burst.
 
 Failures: a store raises :class:`StoreError`; :class:`proxy.store_guard.StoreGuard`
 bounds every operation in time and serves the bridge through an outage.
@@ -62,12 +64,15 @@ class Store(Protocol):
         max_wait: float,
         *,
         spent_for: float | None = None,
+        lost_slots: int = 0,
     ) -> Reservation:
         """Take the key's next slot unless it is more than ``max_wait`` away.
 
-        ``spent_for``: the caller paced this key on its own while the store was away,
-        with slots up to that many seconds from now; the schedule is then treated as at
-        least just spent, plus that (no burst, and no slot on top of the caller's own)."""
+        ``spent_for``: the caller has promised slots of this key up to that many seconds
+        from now (paced locally while the store was away, or given earlier); the schedule
+        is then treated as at least just spent, plus that (no burst, and no slot on top
+        of the caller's own). ``lost_slots``: how many slots a missing schedule presumes
+        others still hold (one per other replica): it resumes that many intervals out."""
         ...
 
     async def hincr(self, key: str, fields: dict[str, int], ttl_seconds: float) -> None: ...
@@ -96,13 +101,15 @@ def gcra_reserve(
     burst: int,
     max_wait: float,
     spent_for: float | None = None,
+    lost_slots: int = 0,
 ) -> tuple[Reservation, float]:
     """One GCRA step: (answer, new theoretical arrival time). Shared by both stores
     (the Redis Lua script is this function, line for line). ``tat`` None: the schedule
-    is missing, and a missing schedule is just spent (see the module docstring)."""
+    is missing, and a missing schedule is just spent (see the module docstring), with
+    ``lost_slots`` more presumed held elsewhere."""
     spent = now + (burst - 1) * interval
     if tat is None:
-        tat = spent
+        tat = spent + lost_slots * interval
     if spent_for is not None:
         tat = max(tat, spent + max(0.0, spent_for))
     tat = max(tat, now)
@@ -184,9 +191,12 @@ class MemoryStore:
         max_wait: float,
         *,
         spent_for: float | None = None,
+        lost_slots: int = 0,
     ) -> Reservation:
         now = time.monotonic()
-        answer, tat = gcra_reserve(self._tat.get(key), now, interval, burst, max_wait, spent_for)
+        answer, tat = gcra_reserve(
+            self._tat.get(key), now, interval, burst, max_wait, spent_for, lost_slots
+        )
         if answer.granted:
             self._tat[key] = tat
         return answer

@@ -12,16 +12,19 @@ Pacing never fails: while the shared schedule cannot be reached, ``reserve`` tak
 slot from a local GCRA at ``outage_share`` of the budget (emission interval divided by
 the share, burst 1), starting *just spent*: one local interval after the last shared
 slot this replica was given, never a fresh burst. N replicas with share 1/N stay within
-the budget together. Every shared reservation carries how far ahead this replica has
-already promised slots (``spent_for``): a schedule that exists lies behind them anyway,
-but one the store lost (restarted empty between two calls, unnoticed) or that was
-paced locally meanwhile resumes behind them, without a burst.
+the budget together. A schedule the store lost resumes N - 1 intervals later than a
+just-spent one: each other replica may still hold the slot it was given. Every shared
+reservation carries how far ahead this replica has already promised slots
+(``spent_for``): a schedule that exists lies behind them anyway, but one the store lost
+(restarted empty between two calls, unnoticed) or that was paced locally meanwhile
+resumes behind them, without a burst.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,7 +36,7 @@ from proxy.metrics import BridgeMetrics
 from proxy.store import MemoryStore, Reservation, Store, StoreError, gcra_reserve
 
 T = TypeVar("T")
-PROBE_SECONDS: Final = 1.0
+PROBE_SECONDS: Final = 0.5
 
 log = structlog.get_logger("homerun_bridge.store")
 
@@ -63,6 +66,8 @@ class StoreGuard:
         self.backing = backing
         self.timeout_seconds = timeout_seconds
         self.outage_share = outage_share
+        # The replicas the share is meant for, besides this one (share 1/N: N - 1).
+        self.other_replicas = max(0, math.ceil(1 / outage_share - 1e-9) - 1)
         self.probe_seconds = probe_seconds
         self._metrics = metrics
         self._down_since: float | None = None
@@ -185,14 +190,19 @@ class StoreGuard:
         max_wait: float,
         *,
         spent_for: float | None = None,
+        lost_slots: int | None = None,
     ) -> Reservation:
-        """The shared schedule's slot, or while it is unreachable a local one (never fails)."""
+        """The shared schedule's slot, or while it is unreachable a local one (never fails).
+        A schedule the store lost presumes one slot held by each other replica."""
         if spent_for is None:
             spent_for = self._promised_for(key, interval)
+        others = self.other_replicas if lost_slots is None else lost_slots
         try:
             answer = await self._guarded(
                 "reserve",
-                lambda: self.backing.reserve(key, interval, burst, max_wait, spent_for=spent_for),
+                lambda: self.backing.reserve(
+                    key, interval, burst, max_wait, spent_for=spent_for, lost_slots=others
+                ),
             )
         except StoreError:
             return self._reserve_locally(key, interval, max_wait)
@@ -207,13 +217,15 @@ class StoreGuard:
 
         A schedule that exists already lies behind them (no effect); one the store lost
         (restarted empty, flushed) resumes behind them instead of handing their slots out
-        a second time. After local pacing the schedule also resumes with no burst.
+        a second time. After local pacing the schedule resumes with no burst, and one
+        interval later per other replica: those may still be pacing locally (each holds a
+        local slot, and sees the store back only at its next probe).
         """
         now = time.monotonic()
         local = self._local.get(key)
         promised = self._promised.get(key)
         if local is not None:
-            return max(0.0, local.tat - now)
+            return max(0.0, local.tat - now) + self.other_replicas * interval
         if promised is not None and promised > now:
             return promised + interval - now
         return None

@@ -13,18 +13,21 @@ SIGSTOP and flaps it (restart empty, several times a few seconds apart). Then:
 - ``/readyz`` said the store was down during the outage, promptly even under SIGSTOP.
 
 The CI version runs about 70 s. ``STORE_OUTAGE_LONG=1`` runs the long experiment (four
-minutes, a flap every 10 s in its second half). ``STORE_OUTAGE_SEED`` replays the traffic.
+minutes, a flap every 10 s in its second half). ``STORE_OUTAGE_SEED`` replays the traffic;
+``STORE_OUTAGE_TRACE=path`` writes every v2 call's time there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -62,15 +65,16 @@ class CallLog:
         self.calls.append((time.monotonic(), status))
         SPEC_RECORDER.record(method, path, route_template, status, headers, body)
 
-    def busiest_window(self) -> int:
-        """The most calls v2 served within any WINDOW_SECONDS."""
+    def busiest_window(self) -> tuple[int, float]:
+        """The most calls v2 served within any WINDOW_SECONDS, and when that window began."""
         times = sorted(t for t, status in self.calls if status != 429)
-        most, first = 0, 0
+        most, began, first = 0, 0.0, 0
         for last, moment in enumerate(times):
             while moment - times[first] >= WINDOW_SECONDS:
                 first += 1
-            most = max(most, last - first + 1)
-        return most
+            if last - first + 1 > most:
+                most, began = last - first + 1, times[first]
+        return most, began
 
 
 @dataclass
@@ -196,16 +200,22 @@ async def test_store_outages_under_steady_traffic_break_no_promise(
     by_status: dict[tuple[str, int], int] = {}
     for answer in answers:
         by_status[(answer.kind, answer.status)] = by_status.get((answer.kind, answer.status), 0) + 1
+    busiest, began = log.busiest_window()
     summary = (
         f"seed {seed}; answers {sorted(by_status.items())}; "
-        f"busiest {WINDOW_SECONDS:g} s window {log.busiest_window()} v2 calls; "
+        f"busiest {WINDOW_SECONDS:g} s window {busiest} v2 calls "
+        f"(from {began - traffic.started:.1f} s); "
         f"readiness {readiness}; outages per replica {outages}"
     )
     print(summary)
+    if trace := os.environ.get("STORE_OUTAGE_TRACE"):
+        # For analysis: every v2 call, seconds since the traffic began, and its status.
+        calls = [(round(t - traffic.started, 3), status) for t, status in log.calls]
+        await asyncio.to_thread(Path(trace).write_text, json.dumps({"seed": seed, "calls": calls}))
     assert all(n >= 1 for n in outages), summary
     # The budget: nothing refused upstream, and no window over it, wherever it starts.
     assert sandbox.state.stats.rate_limited.get("demo-v2-key", 0) == 0, summary
-    assert log.busiest_window() <= BUDGET, summary
+    assert busiest <= BUDGET, summary
     # Reads kept answering through every outage.
     reads = [a for a in answers if a.kind != "create"]
     assert reads and all(a.status == 200 for a in reads), summary
