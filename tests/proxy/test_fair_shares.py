@@ -36,18 +36,12 @@ class CountingStore(MemoryStore):
         self.fail_reservations = 0  # the next N reservations raise StoreError
 
     async def reserve(
-        self,
-        key: str,
-        interval: float,
-        burst: int,
-        max_wait: float,
-        *,
-        spent_for: float | None = None,
+        self, key: str, interval: float, burst: int, max_wait: float, **options: Any
     ) -> Reservation:
         if self.fail_reservations:
             self.fail_reservations -= 1
             raise StoreError("store down (test)")
-        answer = await super().reserve(key, interval, burst, max_wait, spent_for=spent_for)
+        answer = await super().reserve(key, interval, burst, max_wait, **options)
         if answer.granted:
             self.slots_granted += 1
             self.slots_due.append(time.monotonic() + answer.wait)
