@@ -95,6 +95,7 @@ async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.
     except V1Error as exc:
         response = error_response(exc)
     except StoreError as exc:
+        # Rare: only where no answer is possible without the store (a draft candidate).
         request.app[BRIDGE].metrics.store_errors.labels("request").inc()
         log.error("store.unavailable", request_id=ctx.request_id, error=str(exc))
         response = json_response(

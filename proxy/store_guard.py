@@ -83,12 +83,6 @@ class StoreGuard:
     def down(self) -> bool:
         return self._down_since is not None
 
-    def describe(self) -> str:
-        """``ok``, or why and since when the store is down (for /readyz)."""
-        if self._down_since is None:
-            return "ok"
-        return f"down for {time.monotonic() - self._down_since:.1f} s: {self._reason}"
-
     def _mark_down(self, operation: str, exc: BaseException) -> None:
         if self._metrics is not None:
             self._metrics.store_errors.labels(operation).inc()
