@@ -51,7 +51,7 @@ from mappings.v2_models import (
 from mappings.write_answers import WriteAnswer, read_write_answer
 from proxy.app import BRIDGE, Bridge, json_response
 from proxy.body import read_v1_body
-from proxy.context import RequestContext, context_of
+from proxy.context import context_of
 from proxy.ratelimit import key_id
 from proxy.store import StoreError
 from proxy.uploads import open_upload
@@ -116,8 +116,6 @@ async def _fetch(
         if response.cached:
             return _decoded_hit(model, response.body, lambda: decode(model, response))
         return decode(model, response)
-    if response.status == HTTPStatus.UNAUTHORIZED:
-        _log_rejected_key(ctx)
     raise error_for(response, call, not_found)
 
 
@@ -142,8 +140,6 @@ async def _write(
     if 200 <= response.status < 300:
         stored = sent() if callable(sent) else sent
         return read_write_answer(response.body, model, stored, known_id=known_id)
-    if response.status == HTTPStatus.UNAUTHORIZED:
-        _log_rejected_key(ctx)
     raise error_for(response, call, not_found)
 
 
@@ -158,14 +154,6 @@ def _log_degraded(request: web.Request, missing: Sequence[str]) -> None:
         key_label=ctx.label,
         route=f"{request.method} {ctx.route}",
         missing=list(dict.fromkeys(missing)),
-    )
-
-
-def _log_rejected_key(ctx: RequestContext) -> None:
-    structlog.get_logger("homerun_bridge.keys").error(
-        "upstream.key_rejected",
-        key_label=ctx.label,
-        hint="API v2 answered 401: the v2 key of this integration was revoked or expired",
     )
 
 

@@ -94,7 +94,8 @@ def test_the_generated_answers_reach_the_sparse_cases() -> None:
     # (Null items inside notes/files: see test_sparse_answers, they come up more rarely.)
     seen: Counter[str] = Counter()
 
-    @settings(SETTINGS, max_examples=15)
+    # Always the same draw, whatever the profile: this checks the generator's reach.
+    @settings(SETTINGS, max_examples=15, derandomize=True)
     @given(answers("VacancyList"))
     def draw(listing: Any) -> None:
         seen["no meta"] += "meta" not in listing

@@ -13,6 +13,8 @@ import aiohttp
 from tests.conftest_sandbox import RunningSandbox, StartSandbox
 from tests.proxy.conftest import FULL, Harness
 from tests.proxy.processes import AUTH, spawn_bridge
+from tests.redis_support import REDIS_URL
+from tests.store.schedules import seed_idle_schedule
 
 LIMITED = {"rate_limit_per_minute": 60}
 
@@ -169,7 +171,7 @@ async def _two_replicas(
     sandbox: RunningSandbox, prefixes: tuple[str, str], ids: list[str]
 ) -> list[int]:
     settings = {
-        "store_url": "redis://127.0.0.1:6379/0",
+        "store_url": REDIS_URL,
         "rate_limit_per_minute": 20,
         "rate_limit_burst": 15,
         "rate_limit_deadline_seconds": 1.5,
@@ -187,6 +189,10 @@ async def test_two_replicas_sharing_redis_stay_within_the_budget_together(
     ids = [application.id for application in (await start_sandbox()).state.applications.values()]
     ids = ids[:40]
     # The control: replicas that do NOT share a budget overrun the upstream's 20/min.
+    # A schedule the store never saw starts just spent (no burst): make each one long idle,
+    # so both set-ups start from the same full burst.
+    for prefix in (redis_prefix + "a:", redis_prefix + "b:", redis_prefix):
+        await seed_idle_schedule(REDIS_URL, prefix, "demo-v2-key")
     apart = await start_sandbox(rate_limit_per_minute=20)
     statuses = await _two_replicas(apart, (redis_prefix + "a:", redis_prefix + "b:"), ids)
     apart_stats = apart.state.stats
