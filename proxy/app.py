@@ -217,10 +217,15 @@ def create_app(
     settings: BridgeSettings, keys: KeyMap, store: Store | None = None
 ) -> web.Application:
     """The bridge as an aiohttp app (``web.run_app`` it, or serve it in tests)."""
-    from proxy import lifecycle, operator_routes, v1_routes
+    from proxy import browsers, lifecycle, operator_routes, v1_routes
 
     app = web.Application(
-        middlewares=[v1_envelope_middleware, lifecycle.InFlightRequests(), auth_middleware],
+        middlewares=[
+            browsers.BrowserAnswers(settings),
+            v1_envelope_middleware,
+            lifecycle.InFlightRequests(),
+            auth_middleware,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     metrics = BridgeMetrics()

@@ -192,11 +192,14 @@ def _cmd_hash_key(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
+    from proxy import browsers
+
     settings, keys = _load(args.config)
     print(
         f"configuration OK: {len(keys.labels)} key(s) ({', '.join(keys.labels) or 'passthrough'}), "
         f"upstream {settings.upstream_url}, store {settings.store_url.split('@')[-1]}"
     )
+    print(browsers.describe(settings))
     return 0
 
 

@@ -15,15 +15,18 @@ import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from proxy.origins import allowed_origins, origin_list
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -181,6 +184,18 @@ class BridgeSettings(BaseSettings):
         description="An idle keep-alive connection, or one that has not sent its request "
         "headers, is closed after this long. Keep it above a load balancer's idle timeout.",
     )
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins whose browsers may call /v1 (careers-site widgets): each "
+        "scheme://host[:port], or * for any; empty = CORS off. In the environment a JSON "
+        "list or comma-separated.",
+    )
+    gzip_min_bytes: int = Field(
+        1024,
+        ge=0,
+        description="v1 answers of at least this many bytes are gzip-compressed when the "
+        "client's Accept-Encoding allows it; 0 = off.",
+    )
     admin_token_env: str | None = Field(
         None, description="Environment variable holding the token for GET /_bridge/report."
     )
@@ -198,6 +213,16 @@ class BridgeSettings(BaseSettings):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: object) -> object:
+        return origin_list(value)
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return allowed_origins(value)
 
     @field_validator("upstream_url")
     @classmethod

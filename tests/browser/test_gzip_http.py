@@ -1,0 +1,121 @@
+"""gzip through real sockets: large v1 answers compressed when the client accepts gzip,
+small ones and clients that do not accept it served as they are, lengths always right."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from proxy.browsers import accepts_gzip
+from tests.proxy.conftest import FULL, Harness
+
+PAGE = "/v1/applications?per_page=100"
+
+
+async def _raw(
+    harness: Harness, path: str, accept_encoding: str | None, method: str = "GET"
+) -> tuple[aiohttp.ClientResponse, bytes]:
+    """The answer's bytes as they crossed the socket (no decompression on the client)."""
+    headers = {} if accept_encoding is None else {"Accept-Encoding": accept_encoding}
+    async with aiohttp.ClientSession(
+        auto_decompress=False, skip_auto_headers=("Accept-Encoding",)
+    ) as http:
+        async with http.request(method, harness.url(path), auth=FULL, headers=headers) as response:
+            return response, await response.read()
+
+
+def _vary(response: aiohttp.ClientResponse) -> set[str]:
+    return {t.strip().lower() for t in response.headers.get("Vary", "").split(",") if t.strip()}
+
+
+async def test_a_large_page_is_gzipped_with_the_right_length(harness: Harness) -> None:
+    plain, plain_bytes = await _raw(harness, PAGE, None)
+    zipped, zipped_bytes = await _raw(harness, PAGE, "gzip, deflate, br, zstd")
+    assert plain.status == zipped.status == 200
+    assert len(plain_bytes) > 1024
+    assert "Content-Encoding" not in plain.headers
+    assert int(plain.headers["Content-Length"]) == len(plain_bytes)
+    # gzip, not deflate, though the browser lists deflate first.
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert int(zipped.headers["Content-Length"]) == len(zipped_bytes)
+    assert len(zipped_bytes) < len(plain_bytes) / 3
+    assert orjson.loads(gzip.decompress(zipped_bytes)) == orjson.loads(plain_bytes)
+    assert zipped.headers["X-Upstream-Calls"] == plain.headers["X-Upstream-Calls"] == "1"
+    assert zipped.headers["Content-Type"] == "application/json; charset=utf-8"
+    # Both say the answer depends on Accept-Encoding, so a cache keeps them apart.
+    assert "accept-encoding" in _vary(plain) and "accept-encoding" in _vary(zipped)
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "compressed"),
+    [
+        ("gzip", True),
+        ("GZIP;q=0.5", True),
+        ("*", True),
+        ("br, *;q=0.1", True),
+        ("x-gzip", True),
+        ("gzip;q=0", False),
+        ("*;q=0", False),
+        ("gzip;q=0, *", False),
+        ("identity", False),
+        ("br, zstd", False),
+        ("deflate", False),
+        ("", False),
+    ],
+)
+async def test_accept_encoding_decides(
+    harness: Harness, accept_encoding: str, compressed: bool
+) -> None:
+    assert accepts_gzip(accept_encoding) is compressed
+    response, body = await _raw(harness, PAGE, accept_encoding)
+    assert response.status == 200
+    assert response.headers.get("Content-Encoding") == ("gzip" if compressed else None)
+    assert int(response.headers["Content-Length"]) == len(body)
+    decoded = gzip.decompress(body) if compressed else body
+    assert len(orjson.loads(decoded)["data"]) > 0
+
+
+async def test_small_answers_are_sent_as_they_are(harness: Harness) -> None:
+    for path in ("/v1/no-such-thing", "/v1/applications?per_page=1"):
+        response, body = await _raw(harness, path, "gzip")
+        assert len(body) < 1024, path
+        assert "Content-Encoding" not in response.headers
+        assert "accept-encoding" not in _vary(response)
+        assert int(response.headers["Content-Length"]) == len(body)
+        orjson.loads(body)
+
+
+async def test_errors_above_the_threshold_are_gzipped_too(
+    make_harness: Callable[..., Any],
+) -> None:
+    harness: Harness = await make_harness(gzip_min_bytes=32)
+    response, body = await _raw(harness, "/v1/no-such-thing", "gzip")
+    assert response.status == 404
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert orjson.loads(gzip.decompress(body))["status"] == 404
+
+
+async def test_gzip_off(make_harness: Callable[..., Any]) -> None:
+    harness: Harness = await make_harness(gzip_min_bytes=0)
+    response, body = await _raw(harness, PAGE, "gzip")
+    assert len(body) > 1024
+    assert "Content-Encoding" not in response.headers
+    assert "accept-encoding" not in _vary(response)
+
+
+async def test_the_operator_surface_is_not_compressed(harness: Harness) -> None:
+    response, body = await _raw(harness, "/metrics", "gzip")
+    assert response.status == 200 and len(body) > 1024
+    assert "Content-Encoding" not in response.headers
+
+
+async def test_an_ordinary_client_reads_the_gzipped_page(harness: Harness) -> None:
+    # aiohttp's client asks for gzip by itself and decompresses, as browsers and requests do.
+    async with await harness.get(PAGE) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert len((await response.json())["data"]) > 1
