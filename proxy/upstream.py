@@ -513,8 +513,8 @@ class UpstreamClient:
             )
             raise V1Error(
                 HTTPStatus.BAD_GATEWAY,
-                f"Homerun API v2 answered more than {self.max_body_bytes} bytes; "
-                "the bridge does not read answers that large",
+                "Homerun API v2's answer was too large for the bridge (more than "
+                f"{self.max_body_bytes} bytes); it was not read",
             ) from exc
         except aiohttp.ClientConnectorError as exc:
             log.warning("upstream.unreachable", method=call.method, path=call.path)
