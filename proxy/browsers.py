@@ -32,7 +32,7 @@ import structlog
 from aiohttp import hdrs, web
 from aiohttp.web_response import ContentCoding
 
-from proxy.app import DEPRECATION, DEPRECATION_LINK
+from proxy.app import BRIDGE, DEPRECATION, DEPRECATION_LINK
 from proxy.config import BridgeSettings
 from proxy.context import request_id_for
 
@@ -43,6 +43,7 @@ ALLOW_HEADERS: Final = "Authorization, Content-Type, Cache-Control, X-Request-Id
 EXPOSE_HEADERS: Final = "X-Request-Id, X-Upstream-Calls, Deprecation, Link, Sunset, Retry-After"
 # Chromium caps a cached preflight at 2 hours; 10 minutes lets an origin change reach widgets.
 PREFLIGHT_MAX_AGE_SECONDS: Final = 600
+PREFLIGHT_ROUTE: Final = "cors-preflight"  # the route label of preflights in logs and metrics
 
 log = structlog.get_logger("homerun_bridge.access")
 
@@ -140,12 +141,14 @@ class BrowserAnswers:
         )
         if self.sunset is not None:
             response.headers["Sunset"] = self.sunset
+        metrics = request.app[BRIDGE].metrics
+        metrics.v1_requests.labels(request.method, PREFLIGHT_ROUTE, "204", "-").inc()
         log.info(
             "request",
             request_id=request_id,
             key_label="-",
             method=request.method,
-            route="cors-preflight",
+            route=PREFLIGHT_ROUTE,
             status=response.status,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             upstream_calls=0,

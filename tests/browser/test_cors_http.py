@@ -71,6 +71,9 @@ async def test_preflight_is_answered_by_the_bridge_without_upstream_or_key(
     assert headers["X-Request-Id"] and headers["Deprecation"] == "@1701388800"
     assert headers["X-Upstream-Calls"] == "0"
     assert await _upstream_requests(widget_harness) == before
+    async with await widget_harness.get("/metrics", auth=None) as response:
+        counted = 'homerun_bridge_v1_requests_total{key_label="-",method="OPTIONS",'
+        assert counted + 'route="cors-preflight",status="204"} 1.0' in await response.text()
 
 
 async def test_preflights_spend_no_budget(make_harness: Callable[..., Any]) -> None:
