@@ -31,7 +31,7 @@ CLIENT_TIMEOUT = 10.0
 # Scheduling noise on a busy 2-core runner.
 SLACK = 0.75
 # The bridge's backoff before retry n is at most min(2, 0.1 * 2**n) seconds.
-MAX_BACKOFF = sum(min(2.0, 0.1 * 2**attempt) for attempt in range(1, RETRIES + 1))
+MAX_BACKOFF: float = sum(min(2.0, 0.1 * 2**attempt) for attempt in range(1, RETRIES + 1))
 
 _tokens = itertools.count(1)
 

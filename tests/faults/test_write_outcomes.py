@@ -10,7 +10,7 @@ that v2 refused for sure (4xx) or confirmed is not logged so, and no line holds 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import pytest
@@ -20,19 +20,20 @@ from tests.faults.endpoints import ENDPOINTS, RETRIES, TIMEOUT, Outcome, applica
 from tests.proxy.conftest import KEYS, Harness
 
 UNKNOWN = "upstream.write_outcome_unknown"
+Logs = list[MutableMapping[str, Any]]
 
 
 @pytest.fixture
-def logs() -> Iterator[list[dict[str, Any]]]:
+def logs() -> Iterator[Logs]:
     with capture_logs() as captured:
         yield captured
 
 
-def unknown_lines(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def unknown_lines(logs: Logs) -> Logs:
     return [line for line in logs if line["event"] == UNKNOWN]
 
 
-def assert_logged_once(logs: list[dict[str, Any]], outcome: Outcome, status: int) -> None:
+def assert_logged_once(logs: Logs, outcome: Outcome, status: int) -> None:
     lines = unknown_lines(logs)
     assert len(lines) == 1, lines
     line = lines[0]
@@ -54,7 +55,7 @@ async def _scene(make_harness: Callable[..., Any]) -> tuple[Harness, str]:
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 @pytest.mark.parametrize("name", ["create", "note", "upload"])
 async def test_a_5xx_answer_to_a_post_is_logged_as_outcome_unknown(
-    make_harness: Callable[..., Any], logs: list[dict[str, Any]], name: str, status: int
+    make_harness: Callable[..., Any], logs: Logs, name: str, status: int
 ) -> None:
     harness, application_id = await _scene(make_harness)
     endpoint = ENDPOINTS[name]
@@ -77,7 +78,7 @@ async def test_a_5xx_answer_to_a_post_is_logged_as_outcome_unknown(
 )
 async def test_no_answer_to_a_post_is_logged_as_outcome_unknown(
     make_harness: Callable[..., Any],
-    logs: list[dict[str, Any]],
+    logs: Logs,
     fault: str,
     fields: dict[str, Any],
 ) -> None:
@@ -90,7 +91,7 @@ async def test_no_answer_to_a_post_is_logged_as_outcome_unknown(
 
 
 async def test_a_patch_failing_every_attempt_is_logged_once(
-    make_harness: Callable[..., Any], logs: list[dict[str, Any]]
+    make_harness: Callable[..., Any], logs: Logs
 ) -> None:
     harness, application_id = await _scene(make_harness)
     endpoint = ENDPOINTS["update"]
@@ -103,7 +104,7 @@ async def test_a_patch_failing_every_attempt_is_logged_once(
 
 
 async def test_a_patch_that_succeeds_on_a_retry_is_not_unknown(
-    make_harness: Callable[..., Any], logs: list[dict[str, Any]]
+    make_harness: Callable[..., Any], logs: Logs
 ) -> None:
     harness, application_id = await _scene(make_harness)
     endpoint = ENDPOINTS["update"]
@@ -116,7 +117,7 @@ async def test_a_patch_that_succeeds_on_a_retry_is_not_unknown(
 
 @pytest.mark.parametrize("name", ["create", "note"])
 async def test_a_refused_or_confirmed_write_is_not_unknown(
-    make_harness: Callable[..., Any], logs: list[dict[str, Any]], name: str
+    make_harness: Callable[..., Any], logs: Logs, name: str
 ) -> None:
     harness, application_id = await _scene(make_harness)
     endpoint = ENDPOINTS[name]
