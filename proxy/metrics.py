@@ -144,6 +144,12 @@ class BridgeMetrics:
             "Times the shared store was marked down (served without it until it answered)",
             registry=self.registry,
         )
+        self.write_answers_degraded = _Counter(
+            "homerun_bridge_write_answers_degraded",
+            "Writes v2 confirmed and answered as a success with part of the object unreadable",
+            ["route"],
+            registry=self.registry,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

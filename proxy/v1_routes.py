@@ -148,11 +148,13 @@ def _log_degraded(request: web.Request, missing: Sequence[str]) -> None:
     if not missing:
         return
     ctx = context_of(request)
+    route = f"{request.method} {ctx.route}"
+    request.app[BRIDGE].metrics.write_answers_degraded.labels(route).inc()
     log.warning(
         "write_answer_degraded",
         request_id=ctx.request_id,
         key_label=ctx.label,
-        route=f"{request.method} {ctx.route}",
+        route=route,
         missing=list(dict.fromkeys(missing)),
     )
 

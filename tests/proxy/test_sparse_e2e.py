@@ -169,6 +169,10 @@ async def test_writes_on_an_existing_object_keep_their_ids_when_unreadable(
         "POST /v1/applications/{id}/notes",
         "POST /v1/applications/{id}/files",
     ]
+    async with await harness.get("/metrics", auth=None) as response:
+        metrics = await response.text()
+    route = 'route="POST /v1/applications/{id}/notes"'
+    assert f"homerun_bridge_write_answers_degraded_total{{{route}}} 1.0" in metrics
 
 
 async def test_a_failed_follow_up_read_is_logged_not_answered(harness: Harness) -> None:
