@@ -17,7 +17,7 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import economy, overhead
+from bench import economy, goodput, overhead
 from proxy.logs import configure_logging
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -80,6 +80,7 @@ def write_results(lines: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     overhead.add_arguments(parser)
+    goodput.add_arguments(parser)
     parser.add_argument(
         "--write-results", action="store_true", help="also write the tables to bench/RESULTS.md"
     )
@@ -98,6 +99,11 @@ def main() -> None:
     show("\n## v2 calls per v1 call (realistic mix; `python -m bench.economy`)\n")
     configure_logging("warning", "json")
     economy.economy_table(asyncio.run(economy.measure_mix()), show)
+    show(
+        f"\n## Goodput: the v2 budget spent on answers someone waits for "
+        f"(`python -m bench.goodput --duration {args.duration:g}`)\n"
+    )
+    goodput.run(args, show)
     if args.write_results:
         write_results(lines)
         print(f"\nwritten to {RESULTS}", file=sys.stderr)
