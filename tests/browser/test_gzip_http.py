@@ -3,6 +3,7 @@ small ones and clients that do not accept it served as they are, lengths always 
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import Callable
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from aiohttp import web
 
-from proxy.browsers import accepts_gzip
+from proxy.browsers import BrowserAnswers, accepts_gzip
+from proxy.config import BridgeSettings
 from tests.proxy.conftest import FULL, Harness
 
 PAGE = "/v1/applications?per_page=100"
@@ -119,3 +122,35 @@ async def test_an_ordinary_client_reads_the_gzipped_page(harness: Harness) -> No
     async with await harness.get(PAGE) as response:
         assert response.headers["Content-Encoding"] == "gzip"
         assert len((await response.json())["data"]) > 1
+
+
+async def _raw_exchange(port: int, method: str, path: str) -> tuple[dict[str, str], bytes]:
+    """One request on a fresh socket, the answer's head parsed and its body as sent."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"{method} {path} HTTP/1.1\r\nHost: bridge\r\nAccept-Encoding: gzip\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
+    data = await asyncio.wait_for(reader.read(), 30)
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    return {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}, body
+
+
+async def test_head_answers_the_headers_get_would(aiohttp_server: Callable[..., Any]) -> None:
+    # The middleware alone in front of a GET route that also answers HEAD (aiohttp's add_get).
+    page = orjson.dumps({"data": [{"id": f"job_{n}", "title": "Designer"} for n in range(100)]})
+
+    async def jobs(_request: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="application/json")
+
+    app = web.Application(middlewares=[BrowserAnswers(BridgeSettings())])
+    app.router.add_get("/v1/jobs", jobs)
+    server = await aiohttp_server(app)
+    got, got_body = await _raw_exchange(server.port, "GET", "/v1/jobs")
+    head, head_body = await _raw_exchange(server.port, "HEAD", "/v1/jobs")
+    assert got["content-encoding"] == head["content-encoding"] == "gzip"
+    assert int(got["content-length"]) == len(got_body) == int(head["content-length"])
+    assert head_body == b""
+    assert gzip.decompress(got_body) == page
