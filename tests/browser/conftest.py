@@ -1,5 +1,5 @@
 """Browser fixtures: the end-to-end harness of ``tests/proxy`` (a real sandbox and a real
-bridge on loopback), reused by importing its fixtures, with CORS on for one origin."""
+bridge on loopback), reused by importing its fixtures; each test sets its own origins."""
 
 from __future__ import annotations
 
