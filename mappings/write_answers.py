@@ -62,10 +62,11 @@ def _filled(answer: dict[str, Any], sent: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _drop(document: Any, location: tuple[int | str, ...]) -> bool:
-    """Remove the member at ``location`` (a null in a list keeps the others' positions)."""
+def _drop(document: Any, location: tuple[int | str, ...]) -> tuple[int | str, ...] | None:
+    """Remove the member at ``location`` and say where: a required member that is missing
+    takes the object holding it along (a null in a list keeps the others' positions)."""
     if not location:
-        return False
+        return None
     parent = document
     for step in location[:-1]:
         if isinstance(parent, dict) and step in parent:
@@ -73,17 +74,17 @@ def _drop(document: Any, location: tuple[int | str, ...]) -> bool:
         elif isinstance(parent, list) and isinstance(step, int) and 0 <= step < len(parent):
             parent = parent[step]
         else:
-            return False
+            return None
     last = location[-1]
     if isinstance(parent, dict) and last in parent:
         del parent[last]
-        return True
+        return location
     if isinstance(parent, list) and isinstance(last, int) and 0 <= last < len(parent):
         if parent[last] is None:
-            return False
+            return None
         parent[last] = None
-        return True
-    return False
+        return location
+    return _drop(document, location[:-1])
 
 
 def _name(location: tuple[int | str, ...]) -> str:
@@ -125,8 +126,9 @@ def read_write_answer(
             dropped = False
             for error in exc.errors():
                 location = tuple(error["loc"])
-                if location != ("id",) and _drop(data, location):
-                    missing.append(_name(location))
+                gone = _drop(data, location) if location != ("id",) else None
+                if gone:
+                    missing.append(_name(gone))
                     dropped = True
             if not dropped:
                 break

@@ -265,3 +265,14 @@ def test_an_upload_answer_without_a_name_is_named_as_uploaded() -> None:
 def test_candidate_of_an_application_without_person() -> None:
     application = JobApplication(id="ap_Y")
     assert application_to_candidate(application)["first_name"] is None
+
+
+def test_an_embedded_object_without_its_id_is_dropped_whole() -> None:
+    data = {**APPLICATION_DETAIL, "vacancy": {"title": "No id"}, "stage": {"name": 5}}
+    answer = read_write_answer(orjson.dumps({"data": data}), JobApplication)
+    assert set(answer.missing) == {"data.vacancy", "data.stage.name"}
+    assert answer.data.vacancy is None and answer.data.stage is not None
+    assert (
+        answer.data.personal_info
+        == OneApplication.model_validate({"data": APPLICATION_DETAIL}).data.personal_info
+    )
