@@ -159,3 +159,28 @@ async def test_a_write_whose_client_left_completes_is_logged_and_makes_the_cache
     async with await harness.get("/v1/jobs") as response:
         assert response.status == 200
         assert response.headers["X-Upstream-Calls"] == "1", "the write made the cache stale"
+
+
+async def test_closing_the_upstream_client_lets_a_departed_clients_write_finish(
+    make_harness: Callable[..., Any],
+) -> None:
+    harness: Harness = await make_harness(upstream_timeout_seconds=15)
+    state = harness.sandbox.state
+    applications_before = len(state.applications)
+    await harness.faults(**ENDPOINTS["create"].rule("latency", latency_ms=1000, count=1))
+    with capture_logs() as logs:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as impatient:
+            with pytest.raises(TimeoutError):
+                await impatient.post(
+                    harness.url("/v1/applications"),
+                    auth=FULL,
+                    data={
+                        "candidate[first_name]": "Shut",
+                        "candidate[last_name]": "Down",
+                        "candidate[email]": "shutdown@example.com",
+                    },
+                )
+        # What the app's cleanup does at shutdown: the write in flight is awaited, not cut.
+        await harness.bridge.app[BRIDGE].upstream.close()
+    assert len(state.applications) == applications_before + 1
+    assert [line["status"] for line in logs if line["event"].endswith("client_gone")] == [201]
