@@ -70,11 +70,12 @@ class LiveSandbox:
                     case.path_parameters[name] = known[pick % len(known)]
 
 
-@pytest.fixture(scope="module")
-def live_sandbox() -> Iterator[LiveSandbox]:
-    """A sandbox served from its own thread and event loop."""
+@pytest.fixture(scope="module", params=["full", "sparse"])
+def live_sandbox(request: pytest.FixtureRequest) -> Iterator[LiveSandbox]:
+    """A sandbox served from its own thread and event loop: as it always answers, and in
+    sparse mode (only what the spec guarantees), which must conform just the same."""
     loop = asyncio.new_event_loop()
-    app = create_app(make_sandbox_config())
+    app = create_app(make_sandbox_config(sparse=request.param == "sparse"))
     state = app[SANDBOX_STATE]
     application_ids = sorted(state.applications)
     vacancy_ids = sorted(state.vacancies)
