@@ -291,14 +291,13 @@ async def list_candidates(request: web.Request) -> web.Response:
     )
 
 
-async def _draft_or_store_down(bridge: Bridge, candidate_id: str) -> dict[str, Any] | bool:
-    """The stored draft, ``False`` when there is none, ``True`` when the store is down
-    (the candidate may then be a draft, or the person on its derived application)."""
+async def _draft_lookup(bridge: Bridge, candidate_id: str) -> tuple[dict[str, Any] | None, bool]:
+    """The stored draft (or ``None``), and whether the store could not be asked: then the
+    candidate may be a draft, or the person on its derived application."""
     try:
-        draft = await bridge.drafts.get(candidate_id)
+        return await bridge.drafts.get(candidate_id), False
     except StoreError:
-        return True
-    return False if draft is None else draft
+        return None, True
 
 
 async def _unless_draft_unknown(step: Awaitable[T], store_down: bool) -> T:
@@ -313,11 +312,11 @@ async def _unless_draft_unknown(step: Awaitable[T], store_down: bool) -> T:
 
 async def get_candidate(request: web.Request) -> web.Response:
     candidate_id = _path_id(request, "id", "candidate")
-    draft = await _draft_or_store_down(request.app[BRIDGE], candidate_id)
-    if isinstance(draft, dict):
+    draft, store_down = await _draft_lookup(request.app[BRIDGE], candidate_id)
+    if draft is not None:
         return json_response(draft)
     application = await _unless_draft_unknown(
-        _application_of_candidate(request, candidate_id, with_vacancy=False), draft
+        _application_of_candidate(request, candidate_id, with_vacancy=False), store_down
     )
     return json_response(candidates.application_to_candidate(application))
 
@@ -334,8 +333,8 @@ async def create_candidate(request: web.Request) -> web.Response:
 
 async def _application_id_of_candidate(bridge: Bridge, candidate_id: str) -> tuple[str, bool]:
     """The application a candidate id names, and whether the store could not be asked."""
-    draft = await _draft_or_store_down(bridge, candidate_id)
-    if isinstance(draft, dict):
+    draft, store_down = await _draft_lookup(bridge, candidate_id)
+    if draft is not None:
         if not draft["applications"]:
             raise V1Error(
                 HTTPStatus.NOT_FOUND,
@@ -344,10 +343,10 @@ async def _application_id_of_candidate(bridge: Bridge, candidate_id: str) -> tup
         return str(draft["applications"][0]), False
     application_id = application_id_for_candidate(candidate_id)
     if application_id is None:
-        if draft:
+        if store_down:
             raise V1Error(HTTPStatus.SERVICE_UNAVAILABLE, STORE_DOWN_FOR_CANDIDATE)
         raise V1Error(HTTPStatus.NOT_FOUND, f"No such candidate: {candidate_id}")
-    return application_id, draft
+    return application_id, store_down
 
 
 async def _application_of_candidate(
@@ -396,13 +395,13 @@ async def get_application(request: web.Request) -> web.Response:
 
 async def _person_of_candidate(request: web.Request, candidate_id: str) -> dict[str, Any]:
     """The flat v2 personal fields of a referenced candidate (a draft or an application)."""
-    draft = await _draft_or_store_down(request.app[BRIDGE], candidate_id)
-    if isinstance(draft, dict):
+    draft, store_down = await _draft_lookup(request.app[BRIDGE], candidate_id)
+    if draft is not None:
         return candidates.personal_fields_of_candidate(draft)
     no_such = V1ValidationError([ParamError("candidate", f"no such candidate: {candidate_id}")])
     application_id = application_id_for_candidate(candidate_id)
     if application_id is None:
-        if draft:
+        if store_down:
             raise V1Error(HTTPStatus.SERVICE_UNAVAILABLE, STORE_DOWN_FOR_CANDIDATE)
         raise no_such
     try:
@@ -412,7 +411,7 @@ async def _person_of_candidate(request: web.Request, candidate_id: str) -> dict[
                 applications.get_application_request(application_id, with_vacancy=False),
                 OneApplication,
             ),
-            draft,
+            store_down,
         )
     except V1Error as exc:
         if exc.status == HTTPStatus.NOT_FOUND:
