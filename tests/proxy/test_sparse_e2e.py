@@ -10,6 +10,7 @@ fault), and a store that is down.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import MutableMapping, Sequence
 from typing import Any
 
@@ -230,3 +231,33 @@ async def test_with_the_store_down_candidates_read_through_to_v2(
     )
     assert created["candidate"]["first_name"] == person["first_name"]
     assert len(harness.sandbox.state.applications) == before + 1
+
+
+async def test_a_draft_link_the_store_cannot_keep_is_logged_not_failed(
+    make_harness: Any, killed_redis: OwnRedis
+) -> None:
+    harness = await _store_harness(make_harness, killed_redis)
+    draft = await _call(harness, "POST", "/v1/candidates", 201, data={
+        "first_name": "Link", "last_name": "Lost", "email": "link@example.com"
+    })  # fmt: skip
+    # The create waits in the sandbox; the store dies meanwhile, after the draft was read.
+    await harness.faults(
+        action="latency", latency_ms=1500, method="POST", path="^/v2/job-applications$"
+    )
+    stats = harness.sandbox.state.stats
+    before = set(harness.sandbox.state.applications)
+    with capture_logs() as logs:
+        create = asyncio.create_task(
+            _call(harness, "POST", "/v1/applications", 201, data={"candidate": draft["id"]})
+        )
+        for _ in range(500):  # the fault is taken when the create reaches the sandbox
+            if stats.faults_injected:
+                break
+            await asyncio.sleep(0.01)
+        assert stats.faults_injected == 1
+        killed_redis.kill()
+        created = await create
+    [new] = set(harness.sandbox.state.applications) - before
+    assert created["id"] == new and created["candidate"]["first_name"] == "Link"
+    [line] = _degraded(logs)
+    assert line["missing"] == ["draft link (store unavailable)"]
