@@ -6,6 +6,9 @@
   Drafts from ``POST /v1/candidates`` get a fresh ``ca_`` id that the store remembers.
 - v2 notes and files have no id at all; v1 clients need one, so each gets a stable
   ``no_``/``fi_`` id hashed from (application id, created_at or name, occurrence).
+  v2 guarantees neither member: a missing one hashes as ``""``, so the n-th undated note
+  (unnamed file) of an application keeps its id while v2 keeps their order; items that
+  are null in the list are skipped and count for nothing (see ``mappings.notes``/``files``).
 """
 
 from __future__ import annotations
