@@ -11,7 +11,9 @@ or null) one becomes in v1:
 - ``note`` -> ``body`` null; ``display_name`` -> ``name`` null; a date -> null.
 - ``is_sensitive`` -> ``false`` (v2's own default when a note is created without it).
 - ``created_at`` -> the id hashes the empty instant ``""``: the n-th undated note of an
-  application keeps its id as long as v2 lists its undated notes in the same order.
+  application keeps its id as long as v2 lists its undated notes in the same order. The
+  answer to a create without ``created_at`` reads the notes once more and answers the
+  note as listed (:func:`listed_note`), so its id is the listing's.
 - a note that is null inside ``notes`` is dropped; it takes no position, so the ids of
   the other notes do not move.
 """
@@ -58,6 +60,19 @@ def note_to_v1(application_id: str, note: Note, occurrence: int = 0) -> dict[str
         "created_at": to_unix_seconds(note.created_at),
         "updated_at": to_unix_seconds(note.updated_at),
     }
+
+
+def listed_note(
+    listed: Sequence[dict[str, Any]], created: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The newest v1 note of a listing that is the note just created (same body, author
+    and sensitivity): its id is the one every listing gives, which the answer to the
+    create cannot tell when v2 left its ``created_at`` out."""
+    keys = ("body", "name", "is_sensitive")
+    for entry in listed[::-1]:  # the newest first
+        if all(entry.get(k) == created.get(k) for k in keys):
+            return entry
+    return None
 
 
 def create_note_request(

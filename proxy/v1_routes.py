@@ -511,8 +511,36 @@ async def _create_note(request: web.Request, application_id: str, what: str) -> 
     bridge = request.app[BRIDGE]
     call = notes.create_note_request(application_id, body, bridge.settings.default_note_author)
     created = await _write(request, call, Note, call.json, not_found=f"No such {what}")
-    _log_degraded(request, created.missing)
-    return json_response(notes.note_to_v1(application_id, created.data), HTTPStatus.CREATED)
+    missing = list(created.missing)
+    note = notes.note_to_v1(application_id, created.data)
+    if created.data.created_at is None:  # the id depends on it: answer the note as listed
+        note = await _note_as_listed(request, application_id, note, missing)
+    _log_degraded(request, missing)
+    return json_response(note, HTTPStatus.CREATED)
+
+
+async def _note_as_listed(
+    request: web.Request, application_id: str, note: dict[str, Any], missing: list[str]
+) -> dict[str, Any]:
+    """The created note as the notes listing shows it; the note as answered if that read
+    fails (the create stands: the failure is only logged)."""
+    try:
+        found = await _fetch(
+            request,
+            applications.get_application_request(
+                application_id, with_vacancy=False, with_notes=True
+            ),
+            OneApplication,
+        )
+    except V1Error:
+        found = None
+    listed = notes.listed_note(
+        notes.notes_to_v1(application_id, found.data.notes or []) if found else [], note
+    )
+    if listed is None:
+        missing.append("note id (follow-up read)")
+        return note
+    return listed
 
 
 async def application_notes(request: web.Request) -> web.Response:

@@ -21,7 +21,7 @@ from mappings.candidates import application_to_candidate
 from mappings.files import file_to_v1, files_to_v1
 from mappings.ids import file_id, note_id
 from mappings.jobs import vacancy_to_job
-from mappings.notes import note_to_v1, notes_to_v1
+from mappings.notes import listed_note, note_to_v1, notes_to_v1
 from mappings.pagination import PageCall, Window, envelope, shown_count
 from mappings.v1_models import Application, File, Job, Note, WrittenApplication
 from mappings.v2_models import (
@@ -276,3 +276,17 @@ def test_an_embedded_object_without_its_id_is_dropped_whole() -> None:
         answer.data.personal_info
         == OneApplication.model_validate({"data": APPLICATION_DETAIL}).data.personal_info
     )
+
+
+def test_a_created_note_is_found_in_the_listing_newest_first() -> None:
+    listed = notes_to_v1(
+        "ap_X",
+        [
+            V2Note(note="a", display_name="Ted"),
+            V2Note(note="b"),
+            V2Note(note="a", display_name="Ted"),
+        ],
+    )
+    created = note_to_v1("ap_X", V2Note(note="a", display_name="Ted"))
+    assert listed_note(listed, created) is listed[2]
+    assert listed_note(listed, {**created, "is_sensitive": True}) is None

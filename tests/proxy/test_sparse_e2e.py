@@ -160,6 +160,9 @@ async def test_writes_on_an_existing_object_keep_their_ids_when_unreadable(
         uploaded = await _call(harness, "POST", f"{path}/files", 201, data=form)
     assert updated["id"] == application_id and updated["content"]["education"] == "PhD"
     assert (note["body"], note["name"]) == ("Kept", "API v1")
+    # v2's answer had no created_at: the note is answered as listed, with the listing's id.
+    listed = await _call(harness, "GET", f"{path}/notes", 200)
+    assert listed["data"][-1] == note
     assert uploaded["name"] == "kept.pdf"
     application = harness.sandbox.state.applications[application_id]
     assert application.education == "PhD"
