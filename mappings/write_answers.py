@@ -105,7 +105,7 @@ def read_write_answer(
     missing: list[str] = []
     try:
         document: Any = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
         document = None
         missing.append("body")
     data: Any = document.get("data") if isinstance(document, dict) else None

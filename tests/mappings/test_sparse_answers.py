@@ -189,6 +189,8 @@ def test_a_sparse_answer_is_not_degraded_and_takes_what_was_sent() -> None:
     ("raw", "missing"),
     [
         (b"<html>502 Bad Gateway</html>", ("body", "data.id")),
+        (b"[" * 100_000, ("body", "data.id")),  # deeper than Python's parser goes
+        (b"\xff\xfe", ("body", "data.id")),
         (b"", ("data", "data.id")),
         (b'{"data": [{"id": "job_'[:14], ("body", "data.id")),
         (b'{"data": null}', ("data", "data.id")),
