@@ -373,8 +373,8 @@ class UpstreamClient:
         try:
             return await asyncio.shield(write)
         except asyncio.CancelledError:
-            if not write.done():
-                write.add_done_callback(functools.partial(self._client_gone, ctx, call))
+            # Also when it ended just now: its answer reaches no one, the log says so.
+            write.add_done_callback(functools.partial(self._client_gone, ctx, call))
             raise
 
     async def _write_once(
