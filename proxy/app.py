@@ -171,7 +171,15 @@ def _observe(
         metrics.rate_limit_waits.inc()
         metrics.rate_limit_wait_seconds.inc(ctx.rate_limit_wait)
     if ctx.principal is not None and ctx.route != "unmatched":
-        bridge.usage.record(ctx.label, f"{request.method} {ctx.route}", ctx.unknown_fields)
+        bridge.usage.record(
+            ctx.label,
+            f"{request.method} {ctx.route}",
+            ctx.unknown_fields,
+            status=status,
+            user_agent=request.headers.get("User-Agent"),
+            peer=request.remote,
+            forwarded_for=request.headers.get("X-Forwarded-For"),
+        )
 
 
 @web.middleware
@@ -252,7 +260,11 @@ def create_app(
         retries=settings.upstream_retries,
         metrics=metrics,
     )
-    usage = UsageBook(shared_store)
+    usage = UsageBook(
+        shared_store,
+        record_addresses=settings.usage_record_addresses,
+        trust_forwarded_for=settings.usage_trust_forwarded_for,
+    )
     app[BRIDGE] = Bridge(
         settings=settings,
         keys=keys,

@@ -211,7 +211,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if settings.store_url.startswith("memory:"):
         print(
             "report: the store is in memory (one process); point store_url at the Redis the "
-            "bridge uses, or ask a running bridge: GET /_bridge/report",
+            "bridge uses, or ask a running bridge: GET /_bridge/ (GET /_bridge/usage.json)",
             file=sys.stderr,
         )
         return 2
@@ -219,7 +219,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     async def read() -> dict[str, object]:
         store = open_store(settings.store_url, settings.store_prefix)
         try:
-            return await migration_report(store)
+            return await migration_report(
+                store,
+                quiet_days=settings.retirement_quiet_days,
+                configured_labels=[entry.label for entry in settings.keys],
+            )
         finally:
             await store.close()
 

@@ -199,6 +199,22 @@ class BridgeSettings(BaseSettings):
     admin_token_env: str | None = Field(
         None, description="Environment variable holding the token for GET /_bridge/report."
     )
+    usage_record_addresses: bool = Field(
+        True,
+        description="The retirement dashboard lists the top client addresses of each "
+        "integration; false = addresses are never recorded.",
+    )
+    usage_trust_forwarded_for: bool = Field(
+        False,
+        description="The bridge is behind a reverse proxy: a client's address is the first "
+        "X-Forwarded-For hop (a valid IP) instead of the connection's peer.",
+    )
+    retirement_quiet_days: int = Field(
+        30,
+        ge=1,
+        description="An integration that has not called for this many days is retired-ready "
+        "on the dashboard (GET /_bridge/) and in the report.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="debug adds one line per upstream call."
     )
