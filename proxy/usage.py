@@ -269,9 +269,7 @@ class UsageBook:
                 )
                 del capped[key]
             for key in sorted(latest):
-                await self._store.hset(
-                    key, {f: str(t) for f, t in latest[key].items()}, USAGE_TTL_SECONDS
-                )
+                await self._write_last_seen(key, latest[key])
                 del latest[key]
             for key in sorted(earliest):
                 await self._write_first_seen(key, earliest[key])
@@ -297,6 +295,14 @@ class UsageBook:
                     room -= 1
             admitted[name] += amount
         return dict(admitted)
+
+    async def _write_last_seen(self, key: str, last: dict[str, int]) -> None:
+        # Only where newer: a flush retried after an outage carries calls older than
+        # what another replica wrote meanwhile.
+        stored = await self._store.hgetall(key)
+        newer = {f: str(t) for f, t in last.items() if t > int(stored.get(f, "0"))}
+        if newer:
+            await self._store.hset(key, newer, USAGE_TTL_SECONDS)
 
     async def _write_first_seen(self, key: str, first: dict[str, int]) -> None:
         unknown = {f: t for f, t in first.items() if (key, f) not in self._first_known}
