@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from mappings.plan import V2Request
+from proxy import dashboard
 from proxy.app import BRIDGE, json_response
 from proxy.context import context_of
 from proxy.openapi import v1_openapi_document
@@ -106,3 +107,4 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/openapi.json", openapi_json)
     router.add_get("/metrics", metrics)
     router.add_get("/_bridge/report", report)
+    dashboard.register(router)  # GET /_bridge/ and its JSON and CSV exports
