@@ -1,0 +1,196 @@
+"""The dashboard and its exports through a real bridge in front of the sandbox: after a
+scripted session of several integrations, ``/_bridge/usage.json`` and ``/_bridge/usage.csv``
+hold the right counts per label, route and UTC day and the right retirement states; the
+page shows them escaped; the admin token is needed (Bearer, or the Basic prompt's
+password) and no secret appears anywhere."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from proxy.dashboard import render_csv, render_dashboard, safe_cell
+from proxy.store import MemoryStore
+from proxy.usage import UsageBook, migration_report, render_report
+from tests.dashboard.session import (
+    ADMIN_TOKEN,
+    CAREERS_AGENT,
+    EXPECTED_BLOCKING,
+    EXPECTED_STATES,
+    HOSTILE_AGENT,
+    Session,
+    run_session,
+)
+from tests.proxy.conftest import KEYS, Harness
+
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SECRETS = [ADMIN_TOKEN, *KEYS, *(v2 for _, _, v2 in KEYS.values())]
+
+
+@pytest.fixture
+async def dashboard(
+    make_harness: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Harness, Session]:
+    monkeypatch.setenv("TEST_DASHBOARD_TOKEN", ADMIN_TOKEN)
+    harness: Harness = await make_harness(
+        admin_token_env="TEST_DASHBOARD_TOKEN", usage_trust_forwarded_for=True
+    )
+    return harness, await run_session(harness)
+
+
+def _expected_days(session: Session, calls: int) -> dict[str, int] | None:
+    """The day series one route must show, or None when the session crossed midnight UTC."""
+    return {session.first_day: calls} if session.first_day == session.last_day else None
+
+
+async def test_json_export_counts_each_label_route_and_day(
+    dashboard: tuple[Harness, Session],
+) -> None:
+    harness, session = dashboard
+    async with harness.http.get(harness.url("/_bridge/usage.json"), headers=BEARER) as response:
+        assert response.status == 200
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        text = await response.text()
+    for secret in SECRETS:
+        assert secret not in text
+    report = json.loads(text)
+    by_label = {i["label"]: i for i in report["integrations"]}
+    assert {label: i["retirement"]["state"] for label, i in by_label.items()} == EXPECTED_STATES
+    assert by_label["nonotes"]["retirement"]["text"] == "quiet for 5 days"
+    assert by_label["noplan"]["retirement"]["quiet_days"] == 40
+    assert report["summary"]["blocking"] == EXPECTED_BLOCKING
+    assert report["summary"]["can_remove_bridge"] is False
+    recorded = {
+        (label, route["route"]): route
+        for label, integration in by_label.items()
+        for route in integration["routes"]
+        if label in ("careers-site", "hr-sync")
+    }
+    assert set(recorded) == set(session.calls)
+    for key, route in recorded.items():
+        assert route["calls"] == session.calls[key], key
+        assert route["statuses"] == dict(session.statuses[key]), key
+        days = _expected_days(session, session.calls[key])
+        if days is not None:
+            assert route["days"] == days, key
+        assert sum(route["days"].values()) == session.calls[key]
+    assert recorded[("careers-site", "GET /v1/jobs")]["v2_call"].startswith("GET /v2/vacancies")
+    careers, hr = by_label["careers-site"], by_label["hr-sync"]
+    assert careers["daily"][-1]["calls"] + careers["daily"][-2]["calls"] == 4
+    assert careers["user_agents"] == [{"value": CAREERS_AGENT, "calls": 4}]
+    assert careers["addresses"] == [{"value": "127.0.0.1", "calls": 4}]
+    assert hr["user_agents"] == [{"value": HOSTILE_AGENT, "calls": 2}]
+    assert hr["addresses"] == [{"value": "203.0.113.9", "calls": 2}]  # first forwarded hop
+    assert by_label["revoked"]["routes"] == [] and by_label["revoked"]["calls"] == 0
+
+
+async def test_csv_export_holds_the_same_series(dashboard: tuple[Harness, Session]) -> None:
+    harness, session = dashboard
+    async with harness.http.get(harness.url("/_bridge/usage.csv"), headers=BEARER) as response:
+        assert response.status == 200
+        assert response.content_type == "text/csv"
+        assert "attachment" in response.headers["Content-Disposition"]
+        text = await response.text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    totals = {(r["label"], r["route"]): r for r in rows if r["day"] == "total" and r["route"]}
+    for (label, route), calls in session.calls.items():
+        total = totals[(label, route)]
+        assert int(total["calls"]) == calls
+        assert total["state"] == EXPECTED_STATES[label]
+        for status_class, count in session.statuses[(label, route)].items():
+            assert int(total[status_class]) == count
+        days = {
+            r["day"]: int(r["calls"])
+            for r in rows
+            if (r["label"], r["route"]) == (label, route) and r["day"] != "total"
+        }
+        assert sum(days.values()) == calls
+        expected = _expected_days(session, calls)
+        if expected is not None:
+            assert days == expected
+    assert {r["label"] for r in rows} == set(EXPECTED_STATES)
+    assert totals[("noplan", "GET /v1/jobs")]["state"] == "retired-ready"
+
+
+async def test_the_page_needs_the_admin_token(dashboard: tuple[Harness, Session]) -> None:
+    harness, _ = dashboard
+    for path in ("/_bridge/", "/_bridge/usage.json", "/_bridge/usage.csv"):
+        async with harness.http.get(harness.url(path)) as response:
+            assert response.status == 401
+            assert response.headers["WWW-Authenticate"] == (
+                'Basic realm="homerun-bridge operators"'
+            )
+        wrong = aiohttp.BasicAuth("operator", "not-the-token")
+        async with harness.http.get(harness.url(path), auth=wrong) as response:
+            assert response.status == 401
+        async with harness.http.get(
+            harness.url(path), headers={"Authorization": "Basic !!notbase64"}
+        ) as response:
+            assert response.status == 401
+        basic = aiohttp.BasicAuth("any-name", ADMIN_TOKEN)
+        async with harness.http.get(harness.url(path), auth=basic) as response:
+            assert response.status == 200, path
+
+
+async def test_the_page_shows_each_integration_escaped_and_no_secret(
+    dashboard: tuple[Harness, Session],
+) -> None:
+    harness, _ = dashboard
+    async with harness.http.get(harness.url("/_bridge/"), headers=BEARER) as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        page = await response.text()
+    assert "<script" not in page.lower()
+    assert HOSTILE_AGENT not in page  # shown escaped, never as markup
+    assert "&lt;img src=&quot;https://evil.example/x.png&quot;" in page
+    assert "https://evil.example" not in page.replace("&quot;https://evil.example", "")
+    for secret in SECRETS:
+        assert secret not in page
+    for label, state in EXPECTED_STATES.items():
+        assert f'data-label="{label}"' in page
+        assert f'data-state="{state}"' in page
+    assert "3 integrations still block removing the bridge: careers-site, hr-sync, nonotes" in page
+
+
+def test_csv_cells_cannot_become_formulas() -> None:
+    for hostile in ("=1+2", "+1", "-1", "@SUM(A1)", "\tx", "|cmd"):
+        assert safe_cell(hostile) == "'" + hostile
+    assert safe_cell("GET /v1/jobs") == "GET /v1/jobs"
+
+
+async def test_exports_escape_what_callers_and_labels_choose() -> None:
+    store = MemoryStore()
+    book = UsageBook(store)
+    label = '=HYPERLINK("http://x")<b>'
+    book.record(label, "GET /v1/jobs", ["</td><script>"], status=200, user_agent="<script>x")
+    assert await book.flush()
+    report = await migration_report(store, now=time.time())
+    rows = list(csv.reader(io.StringIO(render_csv(report))))
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    assert rows[1][0] == "'" + label
+    page = render_dashboard(report)
+    assert "<script" not in page and "<b>" not in page
+    assert "&lt;script&gt;x" in page and "&lt;/td&gt;&lt;script&gt;" in page
+
+
+async def test_the_report_command_text_has_a_sparkline_per_integration(
+    dashboard: tuple[Harness, Session],
+) -> None:
+    harness, _ = dashboard
+    async with harness.http.get(harness.url("/_bridge/usage.json"), headers=BEARER) as response:
+        report = await response.json()
+    text = render_report(report)
+    assert text.splitlines()[0].startswith("3 integrations still block removing the bridge")
+    assert "== noplan: retired-ready: quiet for 40 days" in text
+    assert "== nonotes: quiet for 5 days" in text
+    sparklines = [line for line in text.splitlines() if line.startswith("  90 days |")]
+    assert len(sparklines) == 4  # every integration that called; revoked never did
+    assert all(len(line.split("|")[1]) == 90 for line in sparklines)
+    assert "GET /v1/jobs: 3 calls" in text and "(2xx 3)" in text
