@@ -267,7 +267,7 @@ def daily_chart_svg(daily: list[dict[str, Any]], label: str) -> str:
     return "".join(parts)
 
 
-def _who_table(title: str, rows: list[dict[str, Any]], what: str) -> str:
+def _who_table(title: str, rows: list[dict[str, Any]], what: str, css: str) -> str:
     if not rows:
         return f'<div><h3>{escape(title)}</h3><p class="muted">none recorded</p></div>'
     body = "".join(
@@ -275,7 +275,7 @@ def _who_table(title: str, rows: list[dict[str, Any]], what: str) -> str:
         for row in rows
     )
     return (
-        f'<div><h3>{escape(title)}</h3><table class="{what}"><tr><th>{escape(what)}</th>'
+        f'<div><h3>{escape(title)}</h3><table class="{css}"><tr><th>{escape(what)}</th>'
         f'<th class="num">calls</th></tr>{body}</table></div>'
     )
 
@@ -324,8 +324,8 @@ def _integration_section(integration: dict[str, Any], chart_days: int) -> str:
         f'last seen <span class="last-seen">{escape(_when(integration["last_seen"]))}</span></p>'
         f"{daily_chart_svg(integration['daily'], label)}"
         '<div class="who">'
-        + _who_table("Top user agents", integration["user_agents"], "user agent")
-        + _who_table("Top client addresses", integration["addresses"], "address")
+        + _who_table("Top user agents", integration["user_agents"], "user agent", "agents")
+        + _who_table("Top client addresses", integration["addresses"], "address", "addresses")
         + "</div><h3>v1 routes still called</h3>"
         + _routes_table(integration["routes"])
         + "</section>"
