@@ -212,7 +212,9 @@ section.integration h2 { margin: 0 0 6px; font-size: 18px; }
 h3 { font-size: 13px; margin: 12px 0 6px; color: #344054; text-transform: uppercase;
   letter-spacing: .04em; }
 code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; overflow-wrap: anywhere; }
-svg { display: block; max-width: 100%; height: auto; }
+svg { display: block; width: 100%; height: auto; }
+td.route code { white-space: nowrap; }
+.legend { color: #475467; font-size: 13px; margin: -10px 0 16px; }
 .muted { color: #667085; }
 """
 
@@ -289,7 +291,7 @@ def _routes_table(routes: list[dict[str, Any]]) -> str:
         ignored = ", ".join(route["unknown_fields"])
         rows.append(
             f'<tr data-route="{escape(route["route"])}">'
-            f"<td><code>{escape(route['route'])}</code></td>"
+            f'<td class="route"><code>{escape(route["route"])}</code></td>'
             f'<td class="num calls">{route["calls"]}</td>'
             + "".join(f'<td class="num">{statuses.get(c, 0)}</td>' for c in ("2xx", "4xx", "5xx"))
             + f"<td>{escape(_when(route['last_seen']))}</td>"
@@ -359,6 +361,9 @@ def render_dashboard(report: dict[str, Any]) -> str:
         "<main>"
         f'<div class="summary {"clear" if summary["can_remove_bridge"] else "blocked"}" '
         f'id="summary"><p>{escape(summary["text"])}</p></div>'
+        '<p class="legend">Red: called within the last day. Amber: quiet, not yet for '
+        f"{report['quiet_days']} days. Both block removing the bridge. Green: retired-ready "
+        "(quiet long enough to switch off its v1 key). Grey: a configured key never used.</p>"
         '<table class="overview"><tr><th>integration</th><th>state</th>'
         f'<th class="num">calls, {report["chart_days"]} days</th><th class="num">calls in all</th>'
         "<th>last seen</th><th>blocks removal</th></tr>"
