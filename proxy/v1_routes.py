@@ -654,6 +654,13 @@ ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Any]], ...]] = (
 
 
 def register(router: web.UrlDispatcher) -> None:
-    """Every v1 route, with an optional trailing slash (``/v1/jobs/`` = ``/v1/jobs``)."""
+    """Every v1 route, with an optional trailing slash (``/v1/jobs/`` = ``/v1/jobs``).
+
+    Every GET route answers HEAD too (contract §1): the same handler, so the same status,
+    headers and upstream cost; aiohttp leaves the body out.
+    """
     for method, path, handler in ROUTES:
-        router.add_route(method, path + "{_slash:/?}", handler)
+        if method == "GET":
+            router.add_get(path + "{_slash:/?}", handler, allow_head=True)
+        else:
+            router.add_route(method, path + "{_slash:/?}", handler)

@@ -38,7 +38,7 @@ async def test_unknown_path_and_wrong_method(harness: Harness) -> None:
         assert await response.json() == {"message": "No such endpoint", "status": 404}
     async with harness.http.delete(harness.url("/v1/jobs"), auth=FULL) as response:
         assert response.status == 405
-        assert response.headers["Allow"] == "GET"
+        assert response.headers["Allow"] == "GET, HEAD"
         assert (await response.json())["status"] == 405
 
 
@@ -134,3 +134,18 @@ async def test_no_traceback_ever(harness: Harness) -> None:
     async with await harness.post("/v1/applications", data=weird) as response:
         assert response.status == 400
         assert "Traceback" not in await response.text()
+
+
+async def test_every_get_route_answers_head_alike(harness: Harness) -> None:
+    # Full mode only: a sparse sandbox thins each answer anew, so lengths would differ.
+    async with await harness.get("/v1/applications?per_page=3") as response:
+        application_id = (await response.json())["data"][0]["id"]
+    for path in ("/v1/jobs?per_page=5", f"/v1/applications/{application_id}", "/v1/nope"):
+        async with await harness.get(path) as got:
+            await got.read()
+        async with harness.http.head(harness.url(path), auth=FULL) as head:
+            assert head.status == got.status
+            assert await head.read() == b""
+            assert head.headers["Content-Length"] == got.headers["Content-Length"]
+            assert head.headers["X-Upstream-Calls"] == got.headers["X-Upstream-Calls"]
+            assert head.headers["Deprecation"] == got.headers["Deprecation"]
