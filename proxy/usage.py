@@ -169,6 +169,13 @@ def client_address(
     return peer or None
 
 
+def printable(text: str) -> str:
+    """A caller-chosen value as it may be shown: bounded, control characters (a terminal's
+    escape sequences) replaced by ``?``."""
+    text = text[:MAX_AGENT_CHARS]
+    return text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
+
+
 def status_class(status: int) -> str:
     return f"{status // 100}xx"
 
@@ -215,8 +222,8 @@ class UsageBook:
         if status is not None:
             self._count(f"usage:status:{label}", f"{route} {status_class(status)}")
         for name in unknown_fields:
-            self._count_capped(f"usage:fields:{label}", f"{route} {name[:MAX_AGENT_CHARS]}")
-        agent = (user_agent or "").strip()[:MAX_AGENT_CHARS] or NO_AGENT
+            self._count_capped(f"usage:fields:{label}", f"{route} {printable(name)}")
+        agent = printable((user_agent or "").strip()) or NO_AGENT
         self._count_capped(f"usage:agents:{label}:{month}", agent)
         if self.record_addresses:
             address = client_address(

@@ -234,3 +234,14 @@ def test_sparkline_scales_to_the_busiest_day() -> None:
     assert sparkline([0, 1, 4, 8, 0]) == "·▁▄█·"
     assert sparkline([0, 0]) == "··"
     assert sparkline([3]) == "█"
+
+
+async def test_caller_chosen_values_are_bounded_and_printable(usage_store: UsageStore) -> None:
+    now = time.time()
+    book = UsageBook(usage_store.store)
+    book.record("careers", CREATE, ["x\x1b[2J"], user_agent="evil\x1b]0;owned\x07" + "a" * 500)
+    assert await book.flush()
+    careers = _integration(await _report(usage_store, now), "careers")
+    (agent,) = careers["user_agents"]
+    assert agent["value"].startswith("evil?]0;owned?a") and len(agent["value"]) == 200
+    assert careers["routes"][0]["unknown_fields"] == ["x?[2J"]

@@ -1,0 +1,60 @@
+"""``homerun-bridge report`` prints the dashboard's facts in the terminal: after two replicas
+sharing the real Redis answered several integrations, the command reads the store and
+prints the summary, each integration's state and a 90-day sparkline (``--json``: the same
+facts as ``/_bridge/usage.json``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proxy.app import BRIDGE
+from proxy.cli import main
+from proxy.usage import utc_day
+from tests.proxy.conftest import FULL, READONLY, Harness
+
+
+async def test_report_prints_states_and_a_sparkline_per_integration(
+    make_harness: Callable[..., Any],
+    redis_prefix: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    started = time.time()
+    redis = {"store_url": "redis://127.0.0.1:6379/0", "store_prefix": redis_prefix}
+    first: Harness = await make_harness(**redis)
+    second: Harness = await make_harness(**redis)
+    for harness in (first, second, first):
+        async with await harness.get("/v1/jobs", auth=FULL) as response:
+            assert response.status == 200
+    async with await second.get("/v1/applications?per_page=1", auth=READONLY) as response:
+        assert response.status == 200
+    for harness in (first, second):
+        await harness.bridge.app[BRIDGE].usage.flush()
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        f'store_url = "redis://127.0.0.1:6379/0"\nstore_prefix = "{redis_prefix}"\n'
+        'key_mode = "passthrough"\nretirement_quiet_days = 14\n'
+    )
+    capsys.readouterr()  # the session's log lines
+    assert await asyncio.to_thread(main, ["report", "--config", str(config)]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0] == "2 integrations still block removing the bridge: careers-site, hr-sync"
+    assert "== careers-site: active" in lines and "== hr-sync: active" in lines
+    sparks = [line.split("|")[1] for line in lines if line.startswith("  90 days |")]
+    assert len(sparks) == 2 and all(len(s) == 90 for s in sparks)
+    if utc_day(started) == utc_day(time.time()):  # every call was today
+        assert all(s[:-1] == "·" * 89 and s[-1] == "█" for s in sparks)
+    assert "  GET /v1/jobs: 3 calls" in text.replace(", last", "\n").splitlines()
+    assert await asyncio.to_thread(main, ["report", "--config", str(config), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["quiet_days"] == 14
+    calls = {i["label"]: i["calls"] for i in report["integrations"]}
+    assert calls == {"careers-site": 3, "hr-sync": 1}
