@@ -51,6 +51,7 @@ WHO_KEEP_DAYS: Final = 100  # a month's user agents and addresses outlive it thi
 TOP_SHOWN: Final = 10  # user agents / addresses shown per label
 DISTINCT_CAP: Final = 50  # distinct caller-chosen values admitted per hash
 OTHER: Final = "(other)"
+PENDING_SHAPES: Final = 10_000  # distinct call shapes buffered between flushes
 NO_AGENT: Final = "(none)"
 MAX_AGENT_CHARS: Final = 200
 
@@ -127,6 +128,10 @@ for _alias, _target in (("candidates/{id}/notes", "notes"), ("candidates/{id}/fi
         REPLACEMENTS[f"{_method} /v1/{_alias}"] = (_v2, "use the application id; " + _hint)
 
 
+# label, route, UTC day number, status, user agent, client address: one kind of call.
+CallShape = tuple[str, str, int, int | None, str | None, str | None]
+
+
 def replacement_for(route: str) -> tuple[str, str]:
     """The v2 call that replaces a v1 route and the change its caller's code needs.
 
@@ -195,6 +200,11 @@ class UsageBook:
         self._latest: dict[str, dict[str, int]] = {}  # store key -> field -> newest time
         self._earliest: dict[str, dict[str, int]] = {}  # written only where absent
         self._first_known: set[tuple[str, str]] = set()  # (key, field) the store has
+        # The hot path only counts call shapes; a flush expands them into store fields.
+        self._calls: Counter[CallShape] = Counter()
+        self._spans: dict[tuple[str, str], tuple[int, int]] = {}  # first and last seen
+        self._fields: Counter[tuple[str, str, str]] = Counter()
+        self._day_names: dict[int, str] = {}
 
     def record(
         self,
@@ -209,38 +219,67 @@ class UsageBook:
         now: float | None = None,
     ) -> None:
         """Count one answered v1 request (no I/O: the next flush writes it)."""
-        at = time.time() if now is None else now
-        stamp, day = int(at), utc_day(at)
-        month = day[:7]
-        self._labels.add(label)
-        self._count(f"usage:calls:{label}", route)
-        self._count(f"usage:days:{label}:{month}", f"{route} {day}")
-        latest = self._latest.setdefault(f"usage:seen:{label}", {})
-        latest[route] = max(stamp, latest.get(route, stamp))
-        earliest = self._earliest.setdefault(f"usage:first:{label}", {})
-        earliest[route] = min(stamp, earliest.get(route, stamp))
-        if status is not None:
-            self._count(f"usage:status:{label}", f"{route} {status_class(status)}")
-        for name in unknown_fields:
-            self._count_capped(f"usage:fields:{label}", f"{route} {printable(name)}")
-        agent = printable((user_agent or "").strip()) or NO_AGENT
-        self._count_capped(f"usage:agents:{label}:{month}", agent)
+        stamp = int(time.time() if now is None else now)
+        address = None
         if self.record_addresses:
-            address = client_address(
-                peer, forwarded_for, trust_forwarded_for=self.trust_forwarded_for
-            )
+            address = peer
+            if self.trust_forwarded_for and forwarded_for:
+                address = client_address(peer, forwarded_for, trust_forwarded_for=True)
+        agent = user_agent[:MAX_AGENT_CHARS] if user_agent else None
+        shape = (label, route, stamp // DAY_SECONDS, status, agent, address)
+        calls = self._calls
+        if shape not in calls and len(calls) >= PENDING_SHAPES:
+            # Bounded in memory: a flood of new user agents during an outage costs nothing.
+            shape = (label, route, stamp // DAY_SECONDS, status, OTHER, address and OTHER)
+        calls[shape] += 1
+        key = (label, route)
+        span = self._spans.get(key)
+        if span is None:
+            self._spans[key] = (stamp, stamp)
+        elif not span[0] <= stamp <= span[1]:
+            self._spans[key] = (min(span[0], stamp), max(span[1], stamp))
+        for name in unknown_fields:
+            self._fields[(label, route, name[:MAX_AGENT_CHARS])] += 1
+
+    def _day_name(self, day_number: int) -> str:
+        name = self._day_names.get(day_number)
+        if name is None:
+            name = self._day_names[day_number] = utc_day(day_number * DAY_SECONDS)
+        return name
+
+    def _expand(self) -> None:
+        """Move the counted call shapes into the store's fields (each hash's own buffer)."""
+        calls, spans, fields = self._calls, self._spans, self._fields
+        self._calls, self._spans, self._fields = Counter(), {}, Counter()
+        for (label, route, day_number, status, agent, address), n in calls.items():
+            day = self._day_name(day_number)
+            month = day[:7]
+            self._labels.add(label)
+            self._count(f"usage:calls:{label}", route, n)
+            self._count(f"usage:days:{label}:{month}", f"{route} {day}", n)
+            if status is not None:
+                self._count(f"usage:status:{label}", f"{route} {status_class(status)}", n)
+            shown = printable(agent.strip()) if agent else ""
+            self._count_capped(f"usage:agents:{label}:{month}", shown or NO_AGENT, n)
             if address:
-                self._count_capped(f"usage:addresses:{label}:{month}", address)
+                self._count_capped(f"usage:addresses:{label}:{month}", address, n)
+        for (label, route), (first, last) in spans.items():
+            latest = self._latest.setdefault(f"usage:seen:{label}", {})
+            latest[route] = max(last, latest.get(route, last))
+            earliest = self._earliest.setdefault(f"usage:first:{label}", {})
+            earliest[route] = min(first, earliest.get(route, first))
+        for (label, route, name), n in fields.items():
+            self._count_capped(f"usage:fields:{label}", f"{route} {printable(name)}", n)
 
-    def _count(self, key: str, name: str) -> None:
-        self._counts.setdefault(key, Counter())[name] += 1
+    def _count(self, key: str, name: str, n: int) -> None:
+        self._counts.setdefault(key, Counter())[name] += n
 
-    def _count_capped(self, key: str, name: str) -> None:
+    def _count_capped(self, key: str, name: str, n: int) -> None:
         # Bounded in memory too: a store outage must not let a buffer grow without end.
         counter = self._capped.setdefault(key, Counter())
         if name not in counter and len(counter) >= DISTINCT_CAP:
             name = OTHER
-        counter[name] += 1
+        counter[name] += n
 
     @staticmethod
     def _ttl(key: str, now: float) -> float:
@@ -256,6 +295,7 @@ class UsageBook:
         """Write the buffered counts to the store; False when it failed. Never raises:
         what was not written stays buffered for the next flush (each part is taken off
         the buffer only once the store took it, so nothing is counted twice)."""
+        self._expand()
         labels, counts, capped = self._labels, self._counts, self._capped
         latest, earliest = self._latest, self._earliest
         self._labels, self._counts, self._capped = set(), {}, {}

@@ -20,6 +20,7 @@ from proxy.usage import (
     DAY_SECONDS,
     DISTINCT_CAP,
     OTHER,
+    PENDING_SHAPES,
     SERIES_DAYS,
     TOP_SHOWN,
     UsageBook,
@@ -245,3 +246,21 @@ async def test_caller_chosen_values_are_bounded_and_printable(usage_store: Usage
     (agent,) = careers["user_agents"]
     assert agent["value"].startswith("evil?]0;owned?a") and len(agent["value"]) == 200
     assert careers["routes"][0]["unknown_fields"] == ["x?[2J"]
+
+
+async def test_a_flood_of_new_user_agents_between_flushes_is_counted_in_bounded_memory(
+    usage_store: UsageStore,
+) -> None:
+    book = UsageBook(usage_store.store)
+    flood = PENDING_SHAPES + 2_000
+    for index in range(flood):
+        book.record("careers", JOBS, [], status=200, user_agent=f"bot-{index}", peer="10.0.0.9")
+    # The buffer between flushes is bounded: the overflow shares one pooled shape.
+    assert len(book._calls) == PENDING_SHAPES + 1
+    assert await book.flush()
+    careers = _integration(await _report(usage_store, time.time()), "careers")
+    assert careers["calls"] == flood  # and nothing was lost
+    month = utc_day(time.time())[:7]
+    agents = await usage_store.store.hgetall(f"usage:agents:careers:{month}")
+    assert len(agents) <= DISTINCT_CAP + 1
+    assert sum(int(n) for n in agents.values()) == flood
