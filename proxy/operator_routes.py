@@ -28,7 +28,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when API v2 answers ``GET /ping`` with a configured key and the store answers.
+    """Ready when API v2 answers ``GET /ping`` with a configured key; ``degraded`` (still
+    200) when the shared store does not answer, since the bridge serves without it.
 
     A ping spends a call of the v2 budget, and probes come every few seconds from every
     replica: when the last upstream call that ended (a v1 request's or an earlier ping's)
@@ -58,9 +59,17 @@ async def readyz(request: web.Request) -> web.Response:
         checks["store"] = "ok" if await bridge.store.ping() else "down: not answering"
     except StoreError as exc:
         checks["store"] = f"down: {exc}"
-    ready = all(v == "ok" or v.startswith("skipped") for v in checks.values())
-    status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
-    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, status)
+    upstream_ok = checks["upstream"] == "ok" or checks["upstream"].startswith("skipped")
+    if not upstream_ok:
+        verdict, status = "not ready", HTTPStatus.SERVICE_UNAVAILABLE
+    elif checks["store"] != "ok":
+        # Still ready: without the store the bridge serves on (local pacing at
+        # store_outage_share, no cache, drafts unavailable). Taking every replica out of
+        # its Service while Redis is away would turn a store outage into a full one.
+        verdict, status = "degraded", HTTPStatus.OK
+    else:
+        verdict, status = "ready", HTTPStatus.OK
+    return json_response({"status": verdict, "checks": checks}, status)
 
 
 def _ping_verdict(response: UpstreamResponse) -> str:
