@@ -101,6 +101,24 @@ class _TooLarge(Exception):
     """The answer is longer than the bridge reads (known from Content-Length or seen)."""
 
 
+class _Progress:
+    """How far one attempt got: whether its request line and headers were written."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+
+async def _headers_sent(
+    _session: aiohttp.ClientSession,
+    context: Any,
+    _params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    if isinstance(context.trace_request_ctx, _Progress):
+        context.trace_request_ctx.sent = True
+
+
 def _backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
 
@@ -195,8 +213,12 @@ class UpstreamClient:
     async def start(self) -> None:
         # The pool is as large as the slots: a call holding a slot never queues in it.
         connector = aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300)
+        # Tells a timeout before the request was written (nothing sent) from one after.
+        progress = aiohttp.TraceConfig()
+        progress.on_request_headers_sent.append(_headers_sent)
         self._session = aiohttp.ClientSession(
             connector=connector,
+            trace_configs=[progress],
             timeout=self._timeout,
             headers={"User-Agent": f"homerun-bridge/{__version__}", "Accept": "application/json"},
         )
@@ -480,6 +502,7 @@ class UpstreamClient:
         started = time.perf_counter()
         status = 0
         answered = False
+        progress = _Progress()
         try:
             async with answer_deadline:
                 async with self.session.request(
@@ -489,6 +512,7 @@ class UpstreamClient:
                     data=body,
                     headers=request_headers,
                     timeout=self._streamed_timeout if data is not None else self._timeout,
+                    trace_request_ctx=progress,
                 ) as response:
                     status = response.status
                     try:
@@ -521,15 +545,17 @@ class UpstreamClient:
             raise _NotSent(
                 V1Error(HTTPStatus.BAD_GATEWAY, "Homerun API v2 could not be reached")
             ) from exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            log.warning("upstream.connect_timeout", method=call.method, path=call.path)
-            raise _NotSent(
-                V1Error(
-                    HTTPStatus.GATEWAY_TIMEOUT,
-                    f"Homerun API v2 did not accept a connection within {self.timeout_seconds:g} s",
-                )
-            ) from exc
         except TimeoutError as exc:
+            if isinstance(exc, aiohttp.ConnectionTimeoutError) or not progress.sent:
+                # Timed out connecting: nothing reached v2, so even a POST may be resent.
+                log.warning("upstream.connect_timeout", method=call.method, path=call.path)
+                raise _NotSent(
+                    V1Error(
+                        HTTPStatus.GATEWAY_TIMEOUT,
+                        "Homerun API v2 did not accept a connection within "
+                        f"{self.timeout_seconds:g} s",
+                    )
+                ) from exc
             log.warning("upstream.timeout", method=call.method, path=call.path)
             raise _Lost(
                 V1Error(
