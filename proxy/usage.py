@@ -436,25 +436,29 @@ def _top(counter: Counter[str]) -> list[dict[str, Any]]:
 
 
 async def _integration(store: Store, label: str, now: float, quiet_days: int) -> dict[str, Any]:
-    calls = await store.hgetall(f"usage:calls:{label}")
-    seen = await store.hgetall(f"usage:seen:{label}")
-    first = await store.hgetall(f"usage:first:{label}")
-    statuses = await store.hgetall(f"usage:status:{label}")
-    fields = await store.hgetall(f"usage:fields:{label}")
+    series_months = _months_back(now, SERIES_DAYS)
+    who_months = _months_back(now, CHART_DAYS)
+    keys = [f"usage:{kind}:{label}" for kind in ("calls", "seen", "first", "status", "fields")]
+    keys += [f"usage:days:{label}:{month}" for month in series_months]
+    keys += [f"usage:{kind}:{label}:{m}" for kind in ("agents", "addresses") for m in who_months]
+    # One after another: concurrent reads open a Redis connection each, and are slower.
+    hashes = [await store.hgetall(key) for key in keys]
+    calls, seen, first, statuses, fields = hashes[:5]
+    month_hashes = hashes[5 : 5 + len(series_months)]
+    who = hashes[5 + len(series_months) :]
     oldest = utc_day(now - (SERIES_DAYS - 1) * DAY_SECONDS)
     days: dict[str, Counter[str]] = {}
-    for month in _months_back(now, SERIES_DAYS):
-        for name, count in (await store.hgetall(f"usage:days:{label}:{month}")).items():
+    for month_hash in month_hashes:
+        for name, count in month_hash.items():
             route, day = _split_route_field(name)
             if day >= oldest:
                 days.setdefault(route, Counter())[day] += int(count)
     agents: Counter[str] = Counter()
     addresses: Counter[str] = Counter()
-    for month in _months_back(now, CHART_DAYS):
-        for name, count in (await store.hgetall(f"usage:agents:{label}:{month}")).items():
-            agents[name] += int(count)
-        for name, count in (await store.hgetall(f"usage:addresses:{label}:{month}")).items():
-            addresses[name] += int(count)
+    for index, who_hash in enumerate(who):
+        target = agents if index < len(who_months) else addresses
+        for name, count in who_hash.items():
+            target[name] += int(count)
     routes: list[dict[str, Any]] = []
     for route in sorted(calls, key=lambda r: (-int(calls[r]), r)):
         v2_call, hint = replacement_for(route)
