@@ -22,7 +22,14 @@ Store layout (every key under ``usage:``, every hash bounded and expiring):
 
 Values that callers choose (user agents, addresses, body field names) are admitted to a
 hash only while it holds fewer than :data:`DISTINCT_CAP` of them; the rest are counted
-under ``(other)``, so a caller sending a new user agent per request costs one field.
+under ``(other)``, so a caller sending a new user agent per request costs one field. The
+top ten shown are thus the busiest of the first 50 seen each month (a month starts afresh),
+with every call still counted. A request costs a counter increment of its call shape
+(label, route, UTC day, status, user agent, address); the flush turns shapes into fields.
+
+Retirement: an integration is ``active`` (called within a day), ``quiet`` for N whole days,
+``retired-ready`` once quiet for ``retirement_quiet_days``, or ``never-called`` (a key of
+the map that never called); all but the last two block removing the bridge.
 """
 
 from __future__ import annotations
