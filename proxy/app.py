@@ -259,6 +259,8 @@ def create_app(
         connections=settings.upstream_connections,
         retries=settings.upstream_retries,
         metrics=metrics,
+        max_body_bytes=settings.max_upstream_body_bytes,
+        pool_wait_seconds=settings.upstream_pool_wait_seconds,
     )
     usage = UsageBook(
         shared_store,
