@@ -85,3 +85,16 @@ def test_good_config_and_environment_wins(
 def test_hash_key_prints_the_digest(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["hash-key", "some-v1-key"]) == 0
     assert capsys.readouterr().out.strip() == DIGEST
+
+
+def test_upstream_bounds_from_the_settings_reach_the_upstream_client() -> None:
+    from proxy.app import BRIDGE, create_app
+    from proxy.config import BridgeSettings
+    from proxy.keys import build_key_map
+
+    settings = BridgeSettings(
+        key_mode="passthrough", max_upstream_body_bytes=123_456, upstream_pool_wait_seconds=0.25
+    )
+    upstream = create_app(settings, build_key_map(settings))[BRIDGE].upstream
+    assert upstream.max_body_bytes == 123_456
+    assert upstream.slots.wait_seconds == 0.25
