@@ -314,13 +314,13 @@ class UsageBook:
             labels = set()
             for key in sorted(counts):
                 ttl = self._ttl(key, now)
-                if ttl > 0:  # a month older than the series bound is not written at all
+                if ttl >= 1:  # a month older than its bound is not written at all
                     await self._store.hincr(key, dict(counts[key]), ttl)
                 del counts[key]
             for key in sorted(capped):
-                await self._store.hincr(
-                    key, await self._admit(key, capped[key]), self._ttl(key, now)
-                )
+                ttl = self._ttl(key, now)
+                if ttl >= 1:
+                    await self._store.hincr(key, await self._admit(key, capped[key]), ttl)
                 del capped[key]
             for key in sorted(latest):
                 await self._write_last_seen(key, latest[key])

@@ -92,7 +92,10 @@ async def test_four_hundred_days_are_kept_and_no_more(usage_store: UsageStore) -
     book = UsageBook(usage_store.store)
     ages = {450: "gone", 401: "filtered", 399: "kept", 10: "kept"}
     for age in ages:
-        book.record("careers", JOBS, [], now=now - age * DAY_SECONDS)
+        agent = "new-client" if age < 90 else "old-client"
+        book.record(
+            "careers", JOBS, [], user_agent=agent, peer="192.0.2.1", now=now - age * DAY_SECONDS
+        )
     assert await book.flush()
     careers = _integration(await _report(usage_store, now), "careers")
     assert careers["days"] == {
@@ -103,6 +106,12 @@ async def test_four_hundred_days_are_kept_and_no_more(usage_store: UsageStore) -
     # A month whose last day is more than 400 days old is never written at all...
     gone_month = utc_day(now - 450 * DAY_SECONDS)[:7]
     assert await usage_store.store.hgetall(f"usage:days:careers:{gone_month}") == {}
+    # Who called is kept 100 days past its month: months older than that are not written.
+    for age in (450, 401, 399):
+        month = utc_day(now - age * DAY_SECONDS)[:7]
+        assert await usage_store.store.hgetall(f"usage:agents:careers:{month}") == {}
+        assert await usage_store.store.hgetall(f"usage:addresses:careers:{month}") == {}
+    assert careers["user_agents"] == [{"value": "new-client", "calls": 1}]
     if usage_store.prefix is None:
         return
     # ... and in Redis every month of the series expires 400 days after the month ends.
