@@ -142,7 +142,10 @@ CallShape = tuple[str, str, int, int | None, str | None, str | None]
 def replacement_for(route: str) -> tuple[str, str]:
     """The v2 call that replaces a v1 route and the change its caller's code needs.
 
-    The one place the table is read (it moves to ``mappings.v1_endpoints``)."""
+    The one place the table is read (it moves to ``mappings.v1_endpoints``). A HEAD is
+    replaced as its GET is."""
+    if route.startswith("HEAD "):
+        route = "GET " + route.removeprefix("HEAD ")
     return REPLACEMENTS.get(route, ("unknown", ""))
 
 

@@ -21,11 +21,13 @@ from proxy.usage import (
     DISTINCT_CAP,
     OTHER,
     PENDING_SHAPES,
+    REPLACEMENTS,
     SERIES_DAYS,
     TOP_SHOWN,
     UsageBook,
     client_address,
     migration_report,
+    replacement_for,
     retirement_state,
     sparkline,
     utc_day,
@@ -273,3 +275,9 @@ async def test_a_flood_of_new_user_agents_between_flushes_is_counted_in_bounded_
     agents = await usage_store.store.hgetall(f"usage:agents:careers:{month}")
     assert len(agents) <= DISTINCT_CAP + 1
     assert sum(int(n) for n in agents.values()) == flood
+
+
+def test_every_v1_route_has_its_replacement_and_a_head_is_its_get() -> None:
+    assert replacement_for("HEAD /v1/jobs") == replacement_for("GET /v1/jobs") != ("unknown", "")
+    assert all(v2 and hint for v2, hint in REPLACEMENTS.values())
+    assert replacement_for("GET /v1/no-such-route") == ("unknown", "")
