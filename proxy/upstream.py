@@ -519,15 +519,27 @@ class UpstreamClient:
                         payload = await self._read_bounded(response)
                     except _TooLarge:
                         response.close()  # abandoned, not drained: the connection goes
-                        raise
+                        if not (_is_write(call) and 200 <= status < 300):
+                            raise
+                        # v2 confirmed the write: it is answered as the success it was,
+                        # with nothing of the answer read (the handler logs it degraded).
+                        self.metrics.upstream_too_large.inc()
+                        log.error(
+                            "upstream.write_answer_too_large",
+                            request_id=ctx.request_id,
+                            key_label=ctx.label,
+                            method=call.method,
+                            path=call.path,
+                            status=status,
+                            limit_bytes=self.max_body_bytes,
+                        )
+                        payload = b""
                     result = UpstreamResponse(response.status, payload, response.headers)
                     answered = status < HTTPStatus.INTERNAL_SERVER_ERROR
         except _TooLarge as exc:
             self.metrics.upstream_too_large.inc()
             log.error(
-                "upstream.answer_too_large"
-                if not _is_write(call)
-                else "upstream.write_answer_too_large",
+                "upstream.answer_too_large",
                 request_id=ctx.request_id,
                 key_label=ctx.label,
                 method=call.method,

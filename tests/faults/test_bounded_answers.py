@@ -141,3 +141,29 @@ async def test_a_bridge_process_reading_huge_answers_grows_by_less_than_50_mib(
         grown = _peak_rss_bytes(bridge.pid) - before
         print(f"bridge peak RSS grew by {grown / MIB:.1f} MiB over five oversized answers")
         assert grown < 50 * MIB
+
+
+async def test_an_oversized_2xx_answer_to_a_write_is_answered_as_the_success_v2_confirmed(
+    bridge_env: None, aiohttp_server: Callable[..., Any]
+) -> None:
+    # v2 created the note and then sent an endless answer: the write happened, so the
+    # client gets its 201 (what could be read: nothing), never a 502 that invites a retry.
+    async def created_then_endless(request: web.Request, standin: StandIn) -> web.StreamResponse:
+        if request.method == "POST":
+            return await standin.stream(request, None)
+        return web.json_response({"data": {"id": request.match_info["tail"].split("/")[1]}})
+
+    standin = await start_standin(aiohttp_server, created_then_endless)
+    bridge = await start_bridge(aiohttp_server, settings_for(standin.api_url))
+    url = str(bridge.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession() as http:
+        async with asyncio.timeout(60):
+            async with http.post(
+                url + "/v1/applications/ap_abc/notes", auth=FULL, data={"body": "Hello"}
+            ) as response:
+                body = await response.json()
+                assert response.status == 201, body
+    assert body["body"] == "Hello"  # taken from what the bridge sent
+    posts = [p for p in standin.paths if p.endswith("/notes")]
+    assert len(posts) == 1, standin.paths  # sent once, never retried
+    assert await _until(lambda: standin.hung_up >= 1, PROMPT), standin.bytes_written
