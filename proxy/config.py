@@ -197,7 +197,9 @@ class BridgeSettings(BaseSettings):
         "client's Accept-Encoding allows it; 0 = off.",
     )
     admin_token_env: str | None = Field(
-        None, description="Environment variable holding the token for GET /_bridge/report."
+        None,
+        description="Environment variable holding the admin token for the dashboard "
+        "(GET /_bridge/), its exports and GET /_bridge/report.",
     )
     usage_record_addresses: bool = Field(
         True,

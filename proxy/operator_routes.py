@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
-import os
 from http import HTTPStatus
 
 import orjson
@@ -94,10 +92,7 @@ async def metrics(request: web.Request) -> web.Response:
 async def report(request: web.Request) -> web.Response:
     """The migration report, for operators holding the admin token."""
     bridge = request.app[BRIDGE]
-    env = bridge.settings.admin_token_env
-    expected = os.environ.get(env, "") if env else ""
-    offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not expected or not hmac.compare_digest(offered.encode(), expected.encode()):
+    if not dashboard.admin_authorized(request):  # one rule for every operator page
         return json_response(
             {"message": "The report needs the admin token as a Bearer token", "status": 401},
             HTTPStatus.UNAUTHORIZED,
