@@ -48,22 +48,10 @@ from mappings.plan import (
     SCOPE_NOTES_READ,
     V2Request,
 )
+from mappings.v1_requests import CONTENT_FIELDS
 from mappings.v2_models import JobApplication, Vacancy
 from mappings.write_answers import WriteAnswer
 
-# v1 content keys that are top-level fields in v2, in the order v1 content shows them.
-CONTENT_FIELDS: Final = (
-    "education",
-    "experience",
-    "assignment",
-    "pronouns",
-    "skype",
-    "facebook",
-    "twitter",
-    "linkedin",
-    "github",
-    "website",
-)
 # Members of a v1 application that the client cannot change (v2 has no field for them).
 READ_ONLY_MEMBERS: Final = frozenset(
     {

@@ -108,7 +108,8 @@ async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.
         response = json_response(
             v1_error_body(HTTPStatus.METHOD_NOT_ALLOWED, f"{request.method} is not allowed here"),
             HTTPStatus.METHOD_NOT_ALLOWED,
-            {"Allow": ", ".join(sorted(exc.allowed_methods))},
+            # The methods that serve the path; OPTIONS is answered on every path.
+            {"Allow": ", ".join(sorted(exc.allowed_methods - {"OPTIONS"}))},
         )
     except web.HTTPRequestEntityTooLarge:
         response = json_response(
@@ -188,6 +189,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if (
         not request.path.startswith("/v1")
         or request.path in PUBLIC_V1_PATHS
+        or request.method == "OPTIONS"  # answered without a key (contract §1)
         or request.match_info.http_exception is not None
     ):
         return await handler(request)

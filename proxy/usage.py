@@ -45,6 +45,7 @@ from typing import Any, Final
 
 import structlog
 
+from mappings.v1_endpoints import endpoint_for
 from proxy.store import Store, StoreError
 
 log = structlog.get_logger("homerun_bridge.usage")
@@ -62,79 +63,6 @@ PENDING_SHAPES: Final = 10_000  # distinct call shapes buffered between flushes
 NO_AGENT: Final = "(none)"
 MAX_AGENT_CHARS: Final = 200
 
-# route -> (the v2 call that replaces it, what the integration must change)
-REPLACEMENTS: Final[dict[str, tuple[str, str]]] = {
-    "GET /v1/jobs": (
-        "GET /v2/vacancies?include[]=location&include[]=department",
-        "read `vacancies`; status `open` is `public`; dates are ISO 8601; page with page/perPage",
-    ),
-    "GET /v1/jobs/{id}": (
-        "GET /v2/vacancies/{id}",
-        "read `data`; location and department are objects, opt-in with include[]",
-    ),
-    "GET /v1/candidates": (
-        "GET /v2/job-applications",
-        "candidates are gone: read each application's `personal_info`",
-    ),
-    "POST /v1/candidates": (
-        "none (send the person with POST /v2/job-applications)",
-        "drop the candidate step; send first_name, last_name, email with the application",
-    ),
-    "GET /v1/candidates/{id}": (
-        "GET /v2/job-applications/{id}",
-        "use the application id; the person is `personal_info`",
-    ),
-    "GET /v1/applications": (
-        "GET /v2/job-applications?include[]=vacancy&include[]=stage",
-        "filter with filter[vacancy_id] and filter[stage]; page with page/perPage and meta",
-    ),
-    "POST /v1/applications": (
-        "POST /v2/job-applications",
-        "send JSON with flat personal fields; content -> custom_data; job -> vacancy_id",
-    ),
-    "GET /v1/applications/{id}": (
-        "GET /v2/job-applications/{id}?include[]=vacancy",
-        "content is top-level fields + custom_data; dates are ISO 8601",
-    ),
-    "PUT /v1/applications/{id}": (
-        "PATCH /v2/job-applications/{id}",
-        'send only the fields that change, as JSON; stage is {"name": …}',
-    ),
-    "POST /v1/applications/{id}": (
-        "PATCH /v2/job-applications/{id}",
-        'send only the fields that change, as JSON; stage is {"name": …}',
-    ),
-    "PATCH /v1/applications/{id}": (
-        "PATCH /v2/job-applications/{id}",
-        'send JSON; stage is {"name": …}; custom_data is merged',
-    ),
-    "GET /v1/applications/{id}/notes": (
-        "GET /v2/job-applications/{id}?include[]=notes",
-        "read `notes` of the application; needs job-application-notes:read",
-    ),
-    "POST /v1/applications/{id}/notes": (
-        "POST /v2/job-applications/{id}/notes",
-        "send JSON: body -> note, name -> display_name (required)",
-    ),
-    "GET /v1/applications/{id}/files": (
-        "GET /v2/job-applications/{id}",
-        "read the application's `files`; URLs expire after 5 minutes",
-    ),
-    "POST /v1/applications/{id}/files": (
-        "POST /v2/job-applications/{id}/files",
-        "send multipart with a `type` part (resume|assignment); answers 200, not 201",
-    ),
-    "DELETE /v1/applications/{id}/files/{file_id}": (
-        "none",
-        "v2 cannot delete files: remove this call, delete files in the Homerun app",
-    ),
-}
-for _alias, _target in (("candidates/{id}/notes", "notes"), ("candidates/{id}/files", "files")):
-    for _method in ("GET", "POST"):
-        _v2, _hint = REPLACEMENTS[f"{_method} /v1/applications/{{id}}/{_target}"]
-        REPLACEMENTS[f"{_method} /v1/{_alias}"] = (_v2, "use the application id; " + _hint)
-
-
 # label, route, UTC day number, status, user agent, client address: one kind of call.
 CallShape = tuple[str, str, int, int | None, str | None, str | None]
 
@@ -142,11 +70,12 @@ CallShape = tuple[str, str, int, int | None, str | None, str | None]
 def replacement_for(route: str) -> tuple[str, str]:
     """The v2 call that replaces a v1 route and the change its caller's code needs.
 
-    The one place the table is read (it moves to ``mappings.v1_endpoints``). A HEAD is
+    Read from the one declaration of the v1 face (``mappings.v1_endpoints``). A HEAD is
     replaced as its GET is."""
     if route.startswith("HEAD "):
         route = "GET " + route.removeprefix("HEAD ")
-    return REPLACEMENTS.get(route, ("unknown", ""))
+    entry = endpoint_for(route)
+    return (entry.replacement, entry.hint) if entry is not None else ("unknown", "")
 
 
 def utc_day(timestamp: float) -> str:

@@ -13,6 +13,7 @@ is read as its application's), else a v1 503.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
@@ -37,6 +38,8 @@ from mappings.pagination import (
     slice_window,
 )
 from mappings.plan import V2Request
+from mappings.v1_endpoints import ENDPOINTS, V1Endpoint, endpoint_for, methods_of
+from mappings.v1_requests import check_request
 from mappings.v2_models import (
     ApplicationPage,
     File,
@@ -49,7 +52,7 @@ from mappings.v2_models import (
     VacancyPage,
 )
 from mappings.write_answers import WriteAnswer, read_write_answer
-from proxy.app import BRIDGE, Bridge, json_response
+from proxy.app import BRIDGE, Bridge, Handler, json_response
 from proxy.body import read_v1_body
 from proxy.context import context_of
 from proxy.ratelimit import key_id
@@ -79,8 +82,16 @@ def _path_id(request: web.Request, name: str, what: str) -> str:
     return value
 
 
+def _endpoint(request: web.Request) -> type[V1Endpoint]:
+    method = "GET" if request.method == "HEAD" else request.method
+    entry = endpoint_for(f"{method} {context_of(request).route}")
+    assert entry is not None  # every registered route is a row of the table
+    return entry
+
+
 def _query(request: web.Request) -> list[tuple[str, str]]:
-    return list(request.query.items())
+    """The query parameters the table declares for this endpoint; the rest go unread."""
+    return _endpoint(request).reads(request.query.items())
 
 
 # The models of bodies served from a cache (vacancy reads, and the vacancies embedded
@@ -95,8 +106,12 @@ def _decoded_hit(model: type[M], body: bytes, parse: Callable[[], M]) -> M:
 
 
 async def _read_body(request: web.Request) -> dict[str, Any]:
+    """The decoded body, checked against the endpoint's v1 request model (every problem
+    named at once, before anything is planned)."""
     timeout = request.app[BRIDGE].settings.client_body_timeout_seconds
-    return await read_v1_body(request, timeout)
+    body = await read_v1_body(request, timeout)
+    check_request(_endpoint(request).request, body)
+    return body
 
 
 async def _fetch(
@@ -543,22 +558,30 @@ async def _note_as_listed(
     return listed
 
 
-async def application_notes(request: web.Request) -> web.Response:
-    application_id = _path_id(request, "id", "application")
-    if request.method == "GET":
-        return await _list_notes(request, application_id, "application")
-    return await _create_note(request, application_id, "application")
+async def list_application_notes(request: web.Request) -> web.Response:
+    return await _list_notes(request, _path_id(request, "id", "application"), "application")
 
 
-async def candidate_notes(request: web.Request) -> web.Response:
-    candidate_id = _path_id(request, "id", "candidate")
-    application_id, store_down = await _application_id_of_candidate(
-        request.app[BRIDGE], candidate_id
+async def create_application_note(request: web.Request) -> web.Response:
+    return await _create_note(request, _path_id(request, "id", "application"), "application")
+
+
+async def _application_id_of(request: web.Request) -> tuple[str, bool]:
+    """The application a path's candidate id names, and whether the store was down."""
+    return await _application_id_of_candidate(
+        request.app[BRIDGE], _path_id(request, "id", "candidate")
     )
-    if request.method == "GET":
-        return await _unless_draft_unknown(
-            _list_notes(request, application_id, "candidate"), store_down
-        )
+
+
+async def list_candidate_notes(request: web.Request) -> web.Response:
+    application_id, store_down = await _application_id_of(request)
+    return await _unless_draft_unknown(
+        _list_notes(request, application_id, "candidate"), store_down
+    )
+
+
+async def create_candidate_note(request: web.Request) -> web.Response:
+    application_id, store_down = await _application_id_of(request)
     return await _unless_draft_unknown(
         _create_note(request, application_id, "candidate"), store_down
     )
@@ -600,22 +623,23 @@ async def _upload_file(request: web.Request, application_id: str, what: str) -> 
     )
 
 
-async def application_files(request: web.Request) -> web.Response:
-    application_id = _path_id(request, "id", "application")
-    if request.method == "GET":
-        return await _list_files(request, application_id, "application")
-    return await _upload_file(request, application_id, "application")
+async def list_application_files(request: web.Request) -> web.Response:
+    return await _list_files(request, _path_id(request, "id", "application"), "application")
 
 
-async def candidate_files(request: web.Request) -> web.Response:
-    candidate_id = _path_id(request, "id", "candidate")
-    application_id, store_down = await _application_id_of_candidate(
-        request.app[BRIDGE], candidate_id
+async def upload_application_file(request: web.Request) -> web.Response:
+    return await _upload_file(request, _path_id(request, "id", "application"), "application")
+
+
+async def list_candidate_files(request: web.Request) -> web.Response:
+    application_id, store_down = await _application_id_of(request)
+    return await _unless_draft_unknown(
+        _list_files(request, application_id, "candidate"), store_down
     )
-    if request.method == "GET":
-        return await _unless_draft_unknown(
-            _list_files(request, application_id, "candidate"), store_down
-        )
+
+
+async def upload_candidate_file(request: web.Request) -> web.Response:
+    application_id, store_down = await _application_id_of(request)
     return await _unless_draft_unknown(
         _upload_file(request, application_id, "candidate"), store_down
     )
@@ -627,40 +651,58 @@ async def delete_file(request: web.Request) -> web.Response:
     raise V1Error(HTTPStatus.GONE, files.DELETE_GONE_MESSAGE)
 
 
-# --- the table ----------------------------------------------------------------------------
+# --- the routes, from the one table ---------------------------------------------------
 
-ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Any]], ...]] = (
-    ("GET", "/v1/jobs", list_jobs),
-    ("GET", "/v1/jobs/{id}", get_job),
-    ("GET", "/v1/candidates", list_candidates),
-    ("POST", "/v1/candidates", create_candidate),
-    ("GET", "/v1/candidates/{id}", get_candidate),
-    ("GET", "/v1/candidates/{id}/notes", candidate_notes),
-    ("POST", "/v1/candidates/{id}/notes", candidate_notes),
-    ("GET", "/v1/candidates/{id}/files", candidate_files),
-    ("POST", "/v1/candidates/{id}/files", candidate_files),
-    ("GET", "/v1/applications", list_applications),
-    ("POST", "/v1/applications", create_application),
-    ("GET", "/v1/applications/{id}", get_application),
-    ("PUT", "/v1/applications/{id}", update_application),
-    ("POST", "/v1/applications/{id}", update_application),
-    ("PATCH", "/v1/applications/{id}", update_application),
-    ("GET", "/v1/applications/{id}/notes", application_notes),
-    ("POST", "/v1/applications/{id}/notes", application_notes),
-    ("GET", "/v1/applications/{id}/files", application_files),
-    ("POST", "/v1/applications/{id}/files", application_files),
-    ("DELETE", "/v1/applications/{id}/files/{file_id}", delete_file),
-)
+
+async def _answer_options(request: web.Request) -> web.Response:
+    """``OPTIONS`` without CORS (contract §1): 204 and the path's methods, no key needed
+    (a preflight from a disallowed origin carries none and is answered alike)."""
+    allow = ", ".join((*_methods_of(request), "OPTIONS"))
+    return web.Response(status=HTTPStatus.NO_CONTENT, headers={"Allow": allow})
+
+
+def _methods_of(request: web.Request) -> tuple[str, ...]:
+    return _ALLOW[context_of(request).route]
+
+
+def _handlers() -> dict[str, Handler]:
+    """The handlers of this module: its public coroutine functions."""
+    return {
+        name: value
+        for name, value in globals().items()
+        if not name.startswith("_")
+        and inspect.iscoroutinefunction(value)
+        and value.__module__ == __name__
+    }
+
+
+def _bind() -> tuple[tuple[type[V1Endpoint], Handler], ...]:
+    """Each row of the table with its handler; a row without a handler or a handler
+    without a row is an error when this module is imported."""
+    handlers = _handlers()
+    named = {entry.handler for entry in ENDPOINTS}
+    if missing := named - handlers.keys():
+        raise LookupError(f"v1 table rows without a handler: {sorted(missing)}")
+    if unused := handlers.keys() - named:
+        raise LookupError(f"v1 handlers without a row in mappings.v1_endpoints: {sorted(unused)}")
+    return tuple((entry, handlers[entry.handler]) for entry in ENDPOINTS)
+
+
+BOUND: Final = _bind()
+_ALLOW: Final = {path: methods_of(path) for path in dict.fromkeys(e.path for e in ENDPOINTS)}
 
 
 def register(router: web.UrlDispatcher) -> None:
-    """Every v1 route, with an optional trailing slash (``/v1/jobs/`` = ``/v1/jobs``).
+    """Every v1 route of the table, with an optional trailing slash (``/v1/jobs/`` =
+    ``/v1/jobs``), and ``OPTIONS`` on every path.
 
     Every GET route answers HEAD too (contract §1): the same handler, so the same status,
     headers and upstream cost; aiohttp leaves the body out.
     """
-    for method, path, handler in ROUTES:
-        if method == "GET":
-            router.add_get(path + "{_slash:/?}", handler, allow_head=True)
+    for entry, handler in BOUND:
+        if entry.method == "GET":
+            router.add_get(entry.path + "{_slash:/?}", handler, allow_head=True)
         else:
-            router.add_route(method, path + "{_slash:/?}", handler)
+            router.add_route(entry.method, entry.path + "{_slash:/?}", handler)
+    for path in _ALLOW:
+        router.add_route("OPTIONS", path + "{_slash:/?}", _answer_options)

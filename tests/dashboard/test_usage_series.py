@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
+from mappings.v1_endpoints import ENDPOINTS
 from proxy.usage import (
     DAY_SECONDS,
     DISTINCT_CAP,
     OTHER,
     PENDING_SHAPES,
-    REPLACEMENTS,
     SERIES_DAYS,
     TOP_SHOWN,
     UsageBook,
@@ -279,5 +279,5 @@ async def test_a_flood_of_new_user_agents_between_flushes_is_counted_in_bounded_
 
 def test_every_v1_route_has_its_replacement_and_a_head_is_its_get() -> None:
     assert replacement_for("HEAD /v1/jobs") == replacement_for("GET /v1/jobs") != ("unknown", "")
-    assert all(v2 and hint for v2, hint in REPLACEMENTS.values())
+    assert all(v2 and hint for v2, hint in map(replacement_for, (e.route() for e in ENDPOINTS)))
     assert replacement_for("GET /v1/no-such-route") == ("unknown", "")
