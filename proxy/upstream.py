@@ -60,6 +60,7 @@ from proxy.keys import RejectedKeys
 from proxy.metrics import BridgeMetrics, v2_endpoint
 from proxy.ratelimit import UpstreamPacer, key_id, too_many_requests
 from proxy.store import StoreError
+from proxy.tracing import trace_retry, trace_v2_call
 from proxy.upstream_response import UpstreamResponse
 
 M = TypeVar("M", bound=BaseModel)
@@ -338,6 +339,7 @@ class UpstreamClient:
                 attempt += 1
                 await asyncio.sleep(_backoff(attempt))
                 log.info("upstream.retry", method=call.method, path=call.path, attempt=attempt)
+                trace_retry(call, attempt)
         except BaseException as exc:
             # A write whose last attempt went unanswered ends here: v2 may hold it.
             if unknown is not None and _is_write(call):
@@ -503,6 +505,8 @@ class UpstreamClient:
         status = 0
         answered = False
         progress = _Progress()
+        # A client span when tracing is on; its traceparent goes to v2 in these headers.
+        v2_span = trace_v2_call(call, request_headers)
         try:
             async with answer_deadline:
                 async with self.session.request(
@@ -594,6 +598,7 @@ class UpstreamClient:
                 )
             ) from exc
         finally:
+            v2_span.end(status)
             self.last_outcome = (asyncio.get_running_loop().time(), answered)
             self.metrics.v2_calls.labels(call.method, endpoint, str(status)).inc()
             self.metrics.v2_latency.labels(call.method, endpoint).observe(
