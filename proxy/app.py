@@ -28,6 +28,7 @@ from proxy.metrics import BridgeMetrics
 from proxy.ratelimit import Budget, UpstreamPacer
 from proxy.store import Store, StoreError, open_store
 from proxy.store_guard import guard_store
+from proxy.tracing import tracing_middleware
 from proxy.upstream import UpstreamClient
 from proxy.usage import UsageBook
 
@@ -232,6 +233,7 @@ def create_app(
     app = web.Application(
         middlewares=[
             browsers.BrowserAnswers(settings),
+            tracing_middleware,
             v1_envelope_middleware,
             lifecycle.InFlightRequests(),
             auth_middleware,

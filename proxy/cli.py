@@ -38,6 +38,7 @@ from proxy.lifecycle import (
     shut_down,
 )
 from proxy.logs import configure_logging
+from proxy.tracing import configure_tracing
 
 DEMO_KEYS = (
     ("demo-v1", "demo-v1-key", "HOMERUN_BRIDGE_DEMO_V2_KEY", "demo-v2-key"),
@@ -128,6 +129,7 @@ async def _serve_until_stopped(
 def _cmd_serve(args: argparse.Namespace) -> int:
     settings, keys = _load(args.config, host=args.host, port=args.port)
     configure_logging(settings.log_level, settings.log_format)
+    configure_tracing()
     print(
         f"homerun-bridge listening on http://{settings.host}:{settings.port} "
         f"-> {settings.upstream_url}",
@@ -164,6 +166,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         key_mode="mapped",
     )
     configure_logging(settings.log_level, settings.log_format)
+    configure_tracing()
     sandbox = create_sandbox(SandboxConfig(seed=args.seed, rate_limit_per_minute=rate))
     print(
         f"homerun-bridge demo: bridge on http://{settings.host}:{settings.port}/v1 "
