@@ -17,8 +17,7 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import economy, goodput, overhead
-from proxy.logs import configure_logging
+from bench import economy, goodput, harness, overhead
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 START = "<!-- bench:start -->"
@@ -47,7 +46,7 @@ def machine_lines(argv: list[str]) -> list[str]:
     import pydantic
 
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    cores, proxy_core = overhead.cpu_layout()
+    cores, proxy_core = harness.cpu_layout()
     pinning = (
         f"load generator and sandbox on CPU {cores}, hop and bridges on CPU {proxy_core}"
         if proxy_core is not None
@@ -97,7 +96,6 @@ def main() -> None:
     overhead.run(args, show)
     show(f"\n_load average at the end: {load_average()}_")
     show("\n## v2 calls per v1 call (realistic mix; `python -m bench.economy`)\n")
-    configure_logging("warning", "json")
     economy.economy_table(asyncio.run(economy.measure_mix()), show)
     show(
         f"\n## Goodput: the v2 budget spent on answers someone waits for "

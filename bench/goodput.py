@@ -1,7 +1,7 @@
 """Goodput: is API v2's budget spent on answers someone is waiting for? (not a test)
 
 Five measurements, each against real processes (the sandbox and ``python -m proxy
-serve``, started with ``bench.overhead``'s harness), and one table of them with their
+serve``, started with ``bench.harness``), and one table of them with their
 targets (issue 11):
 
 - **goodput**: three integrations for ``--duration`` seconds against the sandbox with
@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import random
 import statistics
 import time
@@ -42,59 +41,45 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from bench.overhead import V2_AUTH, Server, cpu_layout, free_port, peak_rss_bytes, spawn
-from proxy.keys import hash_key
+from bench import harness
+from bench.harness import V2_AUTH, Integration, Server, cpu_layout, peak_rss_bytes, rss_bytes
 
 MIB = 1024 * 1024
 LIMIT = 8 * MIB  # max_upstream_body_bytes' default
 RETRIES = 2  # upstream_retries' default
+# flood and quiet share one v2 key (and so its budget); other has its own.
 INTEGRATIONS = {
-    # v1 key -> (label, env var, v2 key)
-    "flood-v1": ("flood", "GOODPUT_SHARED", "demo-v2-key"),
-    "quiet-v1": ("quiet", "GOODPUT_SHARED", "demo-v2-key"),
-    "other-v1": ("other", "GOODPUT_OTHER", "demo-readonly-v2-key"),
+    i.v1_key: i
+    for i in (
+        Integration("flood", "flood-v1", "demo-v2-key"),
+        Integration("quiet", "quiet-v1", "demo-v2-key"),
+        Integration("other", "other-v1", "demo-readonly-v2-key"),
+    )
 }
 Show = Callable[[str], None]
 _loops = itertools.count()
 
 
-def _rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS line")
-
-
 def _bridge(
     upstream_v2: str, cpu: int | None, **settings: Any
 ) -> contextlib.AbstractAsyncContextManager[Server]:
-    port = free_port()
-    keys = [
-        {"label": label, "v1_key_sha256": hash_key(v1), "v2_key_env": env}
-        for v1, (label, env, _) in INTEGRATIONS.items()
-    ]
-    env = {
-        "HOMERUN_BRIDGE_UPSTREAM_URL": upstream_v2,
-        "HOMERUN_BRIDGE_PORT": str(port),
-        "HOMERUN_BRIDGE_CACHE_TTL_SECONDS": "0",
-        "HOMERUN_BRIDGE_LOG_LEVEL": "warning",
-        "HOMERUN_BRIDGE_LOG_FORMAT": "json",
-        "HOMERUN_BRIDGE_KEYS": json.dumps(keys),
-        **{env: v2 for _, env, v2 in INTEGRATIONS.values()},
-        **{f"HOMERUN_BRIDGE_{name.upper()}": str(value) for name, value in settings.items()},
-    }
-    return spawn("bridge", ["-m", "proxy", "serve"], port, "/healthz", cpu=cpu, env=env)
+    return harness.bridge(
+        upstream_v2,
+        cpu,
+        integrations=tuple(INTEGRATIONS.values()),
+        cache_ttl_seconds=0,
+        log_level="warning",
+        log_format="json",
+        **settings,
+    )
 
 
 def _sandbox(cpu: int | None, rate_limit: str) -> contextlib.AbstractAsyncContextManager[Server]:
-    port = free_port()
-    args = ["-m", "sandbox", "--port", str(port), "--rate-limit", rate_limit, "--faults"]
-    return spawn("sandbox", args, port, "/v2/ping", cpu=cpu, ready_headers=V2_AUTH)
+    return harness.sandbox(cpu, rate_limit=rate_limit, faults=True)
 
 
 def _auth(v1_key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {v1_key}"}
+    return INTEGRATIONS[v1_key].auth
 
 
 async def _v2_calls(http: aiohttp.ClientSession, bridge: Server) -> int:
@@ -142,7 +127,7 @@ async def _client(
     pause: float = 0.0,
     quiet: bool = False,
 ) -> None:
-    label = INTEGRATIONS[v1_key][0]
+    label = INTEGRATIONS[v1_key].label
     rng = random.Random(f"{v1_key}-{next(_loops)}")  # each loop its own reads, replayable
     async with aiohttp.ClientSession(
         headers=_auth(v1_key), timeout=aiohttp.ClientTimeout(total=patience)
@@ -287,14 +272,8 @@ async def _standin(answers: list[str]) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("*", "/v2/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/v2"
-    finally:
-        await runner.cleanup()
+    async with harness.serve_app(app) as base:
+        yield base + "/v2"
 
 
 @dataclass
@@ -317,7 +296,9 @@ async def measure_huge(cpus: tuple[int | None, int | None]) -> HugeResult:
     ):
         async with http.get(bridge.base + "/healthz") as response:
             await response.read()
-        rss_before = _rss_bytes(bridge.pid)
+        rss_before = rss_bytes(bridge.pid)
+        if rss_before is None:
+            raise RuntimeError(f"the bridge is gone: {bridge.log_tail()}")
         statuses, seconds = [], []
         for _ in range(len(answers)):
             started = time.perf_counter()

@@ -30,11 +30,8 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,144 +39,29 @@ from typing import Any
 
 import aiohttp
 
+from bench import harness
+from bench.harness import (
+    V2_AUTH,
+    Server,
+    cpu_layout,
+    cpu_seconds,
+    free_port,
+    peak_rss_bytes,
+    sandbox,
+    spawn,
+)
 from bench.load import Body, LoadResult, run_load
-from proxy.keys import hash_key
 
-V1_KEY = "bench-v1-key"
-V2_KEY = "demo-v2-key"
-V1_AUTH = {"Authorization": f"Bearer {V1_KEY}"}
-V2_AUTH = {"Authorization": f"Bearer {V2_KEY}"}
+V1_KEY = harness.BENCH.v1_key
+V1_AUTH = harness.BENCH.auth
 JOB_INCLUDES = "include[]=location&include[]=department&include[]=total_candidate_count"
 MB = 1_000_000
 UPLOAD_BYTES = 25 * MB
-PROC = Path("/proc")
 MS = 1000.0
 US = 1_000_000.0
 
 
 # --- processes ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_layout() -> tuple[int | None, int | None]:
-    """(core for the load generator and sandbox, core for the proxy under measurement)."""
-    if not hasattr(os, "sched_getaffinity"):
-        return None, None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return None, None
-    return cpus[0], cpus[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of every thread of a process so far (nanosecond counters)."""
-    total = 0
-    for task in (PROC / str(pid) / "task").iterdir():
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            total += int((task / "schedstat").read_text().split()[0])
-    return total / 1e9
-
-
-def peak_rss_bytes(pid: int) -> int:
-    for line in (PROC / str(pid) / "status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM line")
-
-
-@dataclass
-class Server:
-    name: str
-    base: str
-    process: asyncio.subprocess.Process
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.process.returncode is None
-
-
-@contextlib.asynccontextmanager
-async def spawn(
-    name: str,
-    args: Sequence[str],
-    port: int,
-    ready_path: str,
-    *,
-    cpu: int | None,
-    env: dict[str, str] | None = None,
-    ready_headers: dict[str, str] | None = None,
-    cwd: Path | None = None,
-) -> AsyncIterator[Server]:
-    """Start ``python args…`` pinned to ``cpu``, wait until ``ready_path`` answers 200."""
-    fd, log_name = tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")
-    log = Path(log_name)
-
-    def pin() -> None:
-        if cpu is not None:
-            os.sched_setaffinity(0, {cpu})
-
-    try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *args,
-            env={**os.environ, **(env or {})},
-            stdout=subprocess.DEVNULL,
-            stderr=fd,
-            preexec_fn=pin,
-            cwd=cwd,
-        )
-    finally:
-        os.close(fd)
-    base = f"http://127.0.0.1:{port}"
-    server = Server(name, base, process, log)
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                if process.returncode is not None:
-                    break
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(base + ready_path, headers=ready_headers) as response:
-                        if response.status == 200:
-                            break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"{name} did not start: {_tail(log)}")
-        if process.returncode is not None:
-            raise RuntimeError(f"{name} exited: {_tail(log)}")
-        yield server
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 15)
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        _forget(log)
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-2000:]
-
-
-def _forget(log: Path) -> None:
-    log.unlink(missing_ok=True)
-
-
-def sandbox(cpu: int | None) -> contextlib.AbstractAsyncContextManager[Server]:
-    port = free_port()
-    args = ["-m", "sandbox", "--port", str(port), "--rate-limit", "off"]
-    return spawn("sandbox", args, port, "/v2/ping", cpu=cpu, ready_headers=V2_AUTH)
 
 
 def passthrough(upstream: str, cpu: int | None) -> contextlib.AbstractAsyncContextManager[Server]:
@@ -196,22 +78,20 @@ def bridge(
     name: str = "bridge",
     checkout: Path | None = None,
 ) -> contextlib.AbstractAsyncContextManager[Server]:
-    """``python -m proxy serve`` configured by environment, like a deployment; from
-    another ``checkout`` of the project when given (its ``proxy`` and ``mappings``)."""
-    port = free_port()
-    env = {
-        "HOMERUN_BRIDGE_UPSTREAM_URL": upstream_v2,
-        "HOMERUN_BRIDGE_PORT": str(port),
-        "HOMERUN_BRIDGE_CACHE_TTL_SECONDS": str(cache_ttl_seconds),
-        "HOMERUN_BRIDGE_RATE_LIMIT_PER_MINUTE": "0",
-        "HOMERUN_BRIDGE_LOG_LEVEL": "info",
-        "HOMERUN_BRIDGE_LOG_FORMAT": "json",
-        "HOMERUN_BRIDGE_KEYS": json.dumps(
-            [{"label": "bench", "v1_key_sha256": hash_key(V1_KEY), "v2_key_env": "BENCH_V2_KEY"}]
-        ),
-        "BENCH_V2_KEY": V2_KEY,
-    }
-    return spawn(name, ["-m", "proxy", "serve"], port, "/healthz", cpu=cpu, env=env, cwd=checkout)
+    """The bridge as measured here: rate limit off, logging at its default level (info,
+    JSON); from another ``checkout`` of the project when given. Other ``HOMERUN_BRIDGE_*``
+    come from this environment (tests/browser/measure_browsers.py sets one there)."""
+    return harness.bridge(
+        upstream_v2,
+        cpu,
+        name=name,
+        checkout=checkout,
+        inherit_settings=True,
+        cache_ttl_seconds=cache_ttl_seconds,
+        rate_limit_per_minute=0,
+        log_level="info",
+        log_format="json",
+    )
 
 
 # --- scenarios ------------------------------------------------------------------------

@@ -34,14 +34,11 @@ import math
 import os
 import random
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,14 +46,12 @@ from typing import Any
 import aiohttp
 import redis.asyncio as redis
 
-from bench.overhead import Server
-from proxy.keys import hash_key
+from bench import harness
+from bench.harness import V2_AUTH, Integration, Server, rss_bytes
 from tests.store.own_redis import OwnRedis
 
-V1_KEY = "soak-v1-key"
-V2_KEY = "demo-v2-key"
-AUTH = {"Authorization": "Bearer " + V1_KEY}
-V2_AUTH = {"Authorization": "Bearer " + V2_KEY}
+SOAK = Integration("soak", "soak-v1-key")
+AUTH = SOAK.auth
 REDIS_URL = os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 UPSTREAM_TIMEOUT_SECONDS = 2.0
@@ -66,8 +61,9 @@ CLIENT_TIMEOUT_SECONDS = 30.0
 # After the traffic stops: long enough for a write delayed by a latency fault to land.
 SETTLE_SECONDS = 4.0
 MAX_REQUESTS_PER_CLIENT = 1_000_000
+MIB = 1024 * 1024
 
-BRIDGE_SETTINGS = {
+BRIDGE_SETTINGS: dict[str, Any] = {
     "upstream_timeout_seconds": UPSTREAM_TIMEOUT_SECONDS,
     # A budget the sandbox (its limiter off) never needs, so the shared GCRA in Redis
     # runs on every call without throttling the soak.
@@ -141,92 +137,19 @@ UNKNOWN_OUTCOME = frozenset({"502", "504", "no answer", "connection error"})
 # --- processes --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def rss_kib(pid: int) -> int | None:
-    """VmRSS of a process, in KiB (None once it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-async def _wait_until_up(url: str, child: asyncio.subprocess.Process, what: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(150):
-            if child.returncode is not None:
-                raise RuntimeError(f"{what} exited with status {child.returncode}")
-            try:
-                async with http.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{what} did not start")
-
-
-@contextlib.asynccontextmanager
-async def running(
-    name: str, args: list[str], env: dict[str, str], port: int, ready_path: str, logs: Path
-) -> AsyncIterator[Server]:
-    log = logs / f"{name}.log"
-    with log.open("wb") as sink:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, *args, env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await _wait_until_up(base + ready_path, process, name)
-        yield Server(name, base, process, log)
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("HOMERUN_BRIDGE_")}
-
-
-def sandbox(logs: Path) -> contextlib.AbstractAsyncContextManager[Server]:
-    port = free_port()
-    args = ["-m", "sandbox", "--port", str(port), "--rate-limit", "off", "--faults"]
-    return running("sandbox", args, _clean_env(), port, "/_sandbox/stats", logs)
-
-
 def bridge(
     name: str, upstream_url: str, prefix: str, logs: Path, redis_url: str = REDIS_URL
 ) -> contextlib.AbstractAsyncContextManager[Server]:
-    """``python -m proxy serve`` configured by environment, the soak's key mapped."""
-    port = free_port()
-    settings: dict[str, Any] = {
-        "upstream_url": upstream_url,
-        "port": port,
-        "store_url": redis_url,
-        "store_prefix": prefix,
-        "keys": json.dumps(
-            [{"label": "soak", "v1_key_sha256": hash_key(V1_KEY), "v2_key_env": "SOAK_V2_KEY"}]
-        ),
+    """A replica: the soak's key mapped, the shared store under the run's prefix."""
+    return harness.bridge(
+        upstream_url,
+        name=name,
+        integrations=(SOAK,),
+        logs=logs,
+        store_url=redis_url,
+        store_prefix=prefix,
         **BRIDGE_SETTINGS,
-    }
-    env = {
-        **_clean_env(),
-        "SOAK_V2_KEY": V2_KEY,
-        **{f"HOMERUN_BRIDGE_{key.upper()}": str(value) for key, value in settings.items()},
-    }
-    return running(name, ["-m", "proxy", "serve"], env, port, "/healthz", logs)
+    )
 
 
 # --- the traffic --------------------------------------------------------------------------
@@ -415,7 +338,7 @@ async def store_outages(http: aiohttp.ClientSession, base: str) -> str:
 async def sample_memory(replicas: list[Server], peaks: dict[str, int], stop_at: float) -> None:
     while time.monotonic() < stop_at:
         for replica in replicas:
-            now = rss_kib(replica.pid)
+            now = rss_bytes(replica.pid)
             if now is not None:
                 peaks[replica.name] = max(peaks.get(replica.name, 0), now)
         await asyncio.sleep(2)
@@ -575,8 +498,8 @@ def log_events(log: Path) -> Counter[str]:
     return events
 
 
-def mib(kib: int | None) -> str:
-    return "gone" if kib is None else f"{kib / 1024:.1f}"
+def mib(size: int | None) -> str:
+    return "gone" if size is None else f"{size / MIB:.1f}"
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -613,7 +536,7 @@ async def soak_run(args: argparse.Namespace) -> int:
                 own_redis.start()
                 stack.callback(own_redis.kill)
                 stack.callback(own_redis.resume)
-            upstream = await stack.enter_async_context(sandbox(logs))
+            upstream = await stack.enter_async_context(harness.sandbox(faults=True, logs=logs))
             replicas = [
                 await stack.enter_async_context(
                     bridge(name, upstream.base + "/v2", prefix, logs, redis_url)
@@ -624,7 +547,7 @@ async def soak_run(args: argparse.Namespace) -> int:
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
             )
             jobs, applications = await discover(http, upstream.base)
-            rss_start = {r.name: rss_kib(r.pid) for r in replicas}
+            rss_start = {r.name: rss_bytes(r.pid) for r in replicas}
             started = time.monotonic()
             soak = Soak(
                 bases=[r.base for r in replicas],
@@ -658,7 +581,7 @@ async def soak_run(args: argparse.Namespace) -> int:
                 *background,
             )
             elapsed = time.monotonic() - started
-            rss_end = {r.name: rss_kib(r.pid) for r in replicas}
+            rss_end = {r.name: rss_bytes(r.pid) for r in replicas}
             async with http.delete(f"{upstream.base}/_sandbox/faults") as response:
                 await response.read()
             async with http.get(f"{upstream.base}/_sandbox/stats") as response:
@@ -690,7 +613,7 @@ async def soak_run(args: argparse.Namespace) -> int:
     for replica in replicas:
         start, end = rss_start[replica.name], rss_end[replica.name]
         growth = (
-            f"{(end - start) / 1024:+.1f}" + f" ({100 * (end - start) / start:+.0f} %)"
+            f"{(end - start) / MIB:+.1f}" + f" ({100 * (end - start) / start:+.0f} %)"
             if start and end
             else "n/a"
         )
