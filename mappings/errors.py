@@ -1,10 +1,31 @@
 """Errors in v1 terms, and the translation of v2 errors into them.
 
-The error hierarchy (what the shell catches):
+The error hierarchy (what the shell raises and catches; code catches a class, never
+compares a status):
 
-    V1Error                       an answer in v1 shape: status + message (+ errors)
+    V1Error                       an answer in v1 shape: status + message (+ errors, headers)
     ├── V1ValidationError         400 naming the v1 parameters that are wrong
-    └── (built by v2_error_to_v1) what an upstream v2 error means to a v1 client
+    ├── V2BadRequest              400: v2 refused the values (renamed to the v1 parameters)
+    ├── KeyRejected               401: v2 rejected the bridge's v2 key
+    ├── AccessDenied              403
+    │   ├── ScopeMissing          403: the v2 key lacks the scope the call needs
+    │   └── PlanWithoutApi        403: the Homerun plan has no API access
+    ├── NotFound                  404: no such object (v2 said so, or the id cannot be one)
+    ├── Gone                      410: v2 cannot do this any more (deleting files)
+    ├── BodyTooLarge              413
+    ├── RateLimited               429 with Retry-After (v2's limit or the bridge's budget)
+    ├── Unavailable               503: retry later
+    │   ├── UpstreamUnavailable   503: v2 says it is unavailable
+    │   ├── UpstreamBusy          503: the bridge's v2 connections are all busy (not sent)
+    │   ├── StoreUnavailable      503: the shared store is needed and away
+    │   └── ShuttingDown          503: the bridge is stopping
+    └── UpstreamError             502/504: v2 did not give a usable answer
+        ├── UpstreamUnreachable   502: no connection, or the connection dropped
+        ├── UpstreamInvalid       502: an answer that is not v2 (unexpected status, body)
+        ├── AnswerTooLarge        502: an answer over the bridge's bound, not read
+        └── UpstreamTimeout       504: v2 (or a gateway before it) did not answer in time
+
+Each class fixes its status; the message and headers are the raiser's.
 
 v1 body: ``{"message": "...", "status": <int>}``; validation failures add
 ``"errors": [{"param": "<v1 name>", "message": "..."}]``, where the param is the name
@@ -17,7 +38,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from mappings.plan import V2Request
 
@@ -50,6 +71,96 @@ class V1Error(Exception):
 
     def body(self) -> dict[str, Any]:
         return v1_error_body(self.status, self.message, self.errors)
+
+
+class _Answer(V1Error):
+    """A named v1 error: the class fixes the status."""
+
+    code: ClassVar[int]
+
+    def __init__(
+        self,
+        message: str,
+        errors: Sequence[ParamError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(self.code, message, errors, headers)
+
+
+class V2BadRequest(_Answer):
+    code = HTTPStatus.BAD_REQUEST
+
+
+class KeyRejected(_Answer):
+    code = HTTPStatus.UNAUTHORIZED
+
+
+class AccessDenied(_Answer):
+    code = HTTPStatus.FORBIDDEN
+
+
+class ScopeMissing(AccessDenied):
+    pass
+
+
+class PlanWithoutApi(AccessDenied):
+    pass
+
+
+class NotFound(_Answer):
+    code = HTTPStatus.NOT_FOUND
+
+
+class Gone(_Answer):
+    code = HTTPStatus.GONE
+
+
+class BodyTooLarge(_Answer):
+    code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+class RateLimited(_Answer):
+    code = HTTPStatus.TOO_MANY_REQUESTS
+
+
+class Unavailable(_Answer):
+    code = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class UpstreamUnavailable(Unavailable):
+    pass
+
+
+class UpstreamBusy(Unavailable):
+    pass
+
+
+class StoreUnavailable(Unavailable):
+    pass
+
+
+class ShuttingDown(Unavailable):
+    pass
+
+
+class UpstreamError(_Answer):
+    code = HTTPStatus.BAD_GATEWAY
+
+
+class UpstreamUnreachable(UpstreamError):
+    pass
+
+
+class UpstreamInvalid(UpstreamError):
+    pass
+
+
+class AnswerTooLarge(UpstreamError):
+    pass
+
+
+class UpstreamTimeout(UpstreamError):
+    code = HTTPStatus.GATEWAY_TIMEOUT
 
 
 class V1ValidationError(V1Error):
@@ -138,39 +249,34 @@ def v2_error_to_v1(
         for v2_param, message in _v2_details(body):
             v1_param = v1_param_for(v2_param, request.v1_params)
             errors.append(ParamError(v1_param, _reworded(message, v2_param, v1_param)))
-        return V1Error(HTTPStatus.BAD_REQUEST, "The request was invalid", errors)
+        return V2BadRequest("The request was invalid", errors)
     if status == HTTPStatus.UNAUTHORIZED:
-        return V1Error(
-            HTTPStatus.UNAUTHORIZED,
+        return KeyRejected(
             "Homerun rejected the bridge's API v2 key (revoked or expired); "
             "ask the operator of this bridge to renew it",
             headers={"WWW-Authenticate": 'Basic realm="Homerun API v1"'},
         )
     if status == HTTPStatus.PAYMENT_REQUIRED:
-        return V1Error(
-            HTTPStatus.FORBIDDEN,
+        return PlanWithoutApi(
             "Homerun refused the call: the account's plan does not include API access",
         )
     if status == HTTPStatus.FORBIDDEN:
         scopes = " and ".join(request.scopes) or "a scope"
-        return V1Error(
-            HTTPStatus.FORBIDDEN,
+        return ScopeMissing(
             f"The bridge's API v2 key lacks the scope {scopes} needed for this call",
         )
     if status == HTTPStatus.NOT_FOUND:
-        return V1Error(HTTPStatus.NOT_FOUND, not_found)
+        return NotFound(not_found)
     if status == HTTPStatus.TOO_MANY_REQUESTS:
         headers = {"Retry-After": retry_after} if retry_after else {}
-        return V1Error(
-            HTTPStatus.TOO_MANY_REQUESTS,
+        return RateLimited(
             "Too many requests: Homerun's rate limit is spent; retry later",
             headers=headers,
         )
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
-        return V1Error(HTTPStatus.SERVICE_UNAVAILABLE, "Homerun API v2 is unavailable; retry later")
+        return UpstreamUnavailable("Homerun API v2 is unavailable; retry later")
     if status == HTTPStatus.GATEWAY_TIMEOUT:
-        return V1Error(HTTPStatus.GATEWAY_TIMEOUT, "Homerun API v2 did not answer in time")
-    return V1Error(
-        HTTPStatus.BAD_GATEWAY,
+        return UpstreamTimeout("Homerun API v2 did not answer in time")
+    return UpstreamInvalid(
         f"Homerun API v2 answered with an unexpected status {status}; retry later",
     )

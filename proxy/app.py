@@ -1,4 +1,4 @@
-"""The aiohttp application: resources, middleware and the route table.
+"""The aiohttp application: resources, middleware and the routes, put together.
 
 Resources (the upstream ``ClientSession``, the store) are owned by a cleanup context;
 typed state lives under ``web.AppKey``. Middleware, outermost first: request id and
@@ -8,17 +8,16 @@ v1 headers -> errors in v1 shape -> authentication.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from email.utils import format_datetime
 from http import HTTPStatus
 from typing import Final
 
-import orjson
 import structlog
 from aiohttp import web
 
-from mappings.errors import V1Error, v1_error_body
+from mappings.errors import StoreUnavailable, V1Error, v1_error_body
+from proxy import browsers, lifecycle, operator_routes, v1_router
 from proxy.cache import ReadEconomy
 from proxy.config import BridgeSettings, ConfigError
 from proxy.context import CONTEXT_KEY, RequestContext, context_of, request_id_for
@@ -26,51 +25,25 @@ from proxy.drafts import DraftBook
 from proxy.keys import KeyMap, presented_key
 from proxy.metrics import BridgeMetrics
 from proxy.ratelimit import Budget, UpstreamPacer
-from proxy.store import Store, StoreError, open_store
+from proxy.state import (
+    BRIDGE,
+    DEPRECATION,
+    DEPRECATION_LINK,
+    Bridge,
+    Handler,
+    json_response,
+)
+from proxy.store import Store, StoreError
+from proxy.store_factory import open_store
 from proxy.store_guard import guard_store
 from proxy.tracing import tracing_middleware
 from proxy.upstream import UpstreamClient
 from proxy.usage import UsageBook
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-DEPRECATION: Final = "@1701388800"
-DEPRECATION_LINK: Final = (
-    '<https://help.homerun.co/en/articles/7966784-api-migration-guide-v1-to-v2>; rel="deprecation"'
-)
 WWW_AUTHENTICATE: Final = 'Basic realm="Homerun API v1"'
 PUBLIC_V1_PATHS: Final = frozenset({"/v1/openapi.json"})
 
 log = structlog.get_logger("homerun_bridge.access")
-
-
-@dataclass(slots=True)
-class Bridge:
-    """What every handler needs, built once per app."""
-
-    settings: BridgeSettings
-    keys: KeyMap
-    upstream: UpstreamClient
-    store: Store
-    drafts: DraftBook
-    metrics: BridgeMetrics
-    usage: UsageBook
-
-
-BRIDGE: Final = web.AppKey("bridge", Bridge)
-
-
-def json_response(
-    body: object, status: int = HTTPStatus.OK, headers: dict[str, str] | None = None
-) -> web.Response:
-    """Every v1 answer: JSON, UTF-8, errors included."""
-    return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )
 
 
 def error_response(error: V1Error) -> web.Response:
@@ -99,12 +72,7 @@ async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.
         # Rare: only where no answer is possible without the store (a draft candidate).
         request.app[BRIDGE].metrics.store_errors.labels("request").inc()
         log.error("store.unavailable", request_id=ctx.request_id, error=str(exc))
-        response = json_response(
-            v1_error_body(
-                HTTPStatus.SERVICE_UNAVAILABLE, "The bridge's shared store is unavailable"
-            ),
-            HTTPStatus.SERVICE_UNAVAILABLE,
-        )
+        response = error_response(StoreUnavailable("The bridge's shared store is unavailable"))
     except web.HTTPMethodNotAllowed as exc:
         response = json_response(
             v1_error_body(HTTPStatus.METHOD_NOT_ALLOWED, f"{request.method} is not allowed here"),
@@ -228,8 +196,6 @@ def create_app(
     settings: BridgeSettings, keys: KeyMap, store: Store | None = None
 ) -> web.Application:
     """The bridge as an aiohttp app (``web.run_app`` it, or serve it in tests)."""
-    from proxy import browsers, lifecycle, operator_routes, v1_routes
-
     app = web.Application(
         middlewares=[
             browsers.BrowserAnswers(settings),
@@ -289,6 +255,6 @@ def create_app(
 
     app.cleanup_ctx.append(resources)
     app.cleanup_ctx.append(lambda _app: usage.run())
-    v1_routes.register(app.router)
+    v1_router.register(app.router)
     operator_routes.register(app.router)
     return app

@@ -10,7 +10,6 @@ a form body may (``mappings.forms.MAX_DEPTH``).
 from __future__ import annotations
 
 import asyncio
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,7 +17,7 @@ import orjson
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from mappings.errors import ParamError, V1Error, V1ValidationError
+from mappings.errors import BodyTooLarge, ParamError, V1Error, V1ValidationError
 from mappings.forms import MAX_DEPTH, MAX_FIELDS, decode_bracket_pairs
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -38,7 +37,7 @@ def _bad_body(message: str) -> V1ValidationError:
 
 
 def _too_large() -> V1Error:
-    return V1Error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "The request body is too large")
+    return BodyTooLarge("The request body is too large")
 
 
 def decode_form(text: str) -> dict[str, Any]:

@@ -32,9 +32,9 @@ import structlog
 from aiohttp import hdrs, web
 from aiohttp.web_response import ContentCoding
 
-from proxy.app import BRIDGE, DEPRECATION, DEPRECATION_LINK
 from proxy.config import BridgeSettings
 from proxy.context import request_id_for
+from proxy.state import BRIDGE, DEPRECATION, DEPRECATION_LINK
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -24,10 +24,12 @@ import asyncio
 import hashlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import structlog
+from pydantic import BaseModel
 
+from mappings.memo import SizedMemo
 from mappings.plan import V2Request
 from proxy.ratelimit import key_id
 from proxy.store import Store, StoreError
@@ -180,3 +182,16 @@ class ReadEconomy:
             except StoreError:
                 pass  # the answer stands; it is only not kept
         return response
+
+
+# The models of bodies served from a cache (vacancy reads, and the vacancies embedded
+# in write answers: the same few bodies over and over), so that a hit is not validated
+# again. The models are frozen, so sharing them changes no answer; a body that does not
+# validate is not kept (it raises as before). Bounded by the body bytes kept.
+_decoded_hits: Final = SizedMemo[tuple[type[BaseModel], bytes], BaseModel](max_size=1_000_000)
+M = TypeVar("M", bound=BaseModel)
+
+
+def decoded_hit(model: type[M], body: bytes, parse: Callable[[], M]) -> M:
+    """The decoded model of a body served from a cache, parsed once per body."""
+    return _decoded_hits.get((model, body), len(body), parse)  # type: ignore[return-value]

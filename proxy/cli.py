@@ -25,7 +25,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from proxy.app import BRIDGE, create_app, reload_key_map
+from proxy.app import create_app, reload_key_map
 from proxy.config import BridgeSettings, ConfigError, KeyEntry, load_settings
 from proxy.keys import KeyMap, build_key_map, hash_key
 from proxy.lifecycle import (
@@ -38,6 +38,7 @@ from proxy.lifecycle import (
     shut_down,
 )
 from proxy.logs import configure_logging
+from proxy.state import BRIDGE
 from proxy.tracing import configure_tracing
 
 DEMO_KEYS = (
@@ -207,7 +208,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from proxy.store import open_store
+    from proxy.store_factory import open_store
     from proxy.usage import migration_report, render_report
 
     settings = load_settings(args.config)

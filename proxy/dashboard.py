@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from proxy.app import BRIDGE, json_response
+from proxy.state import BRIDGE, json_response
 from proxy.usage import migration_report
 
 REALM: Final = 'Basic realm="homerun-bridge operators"'

@@ -42,7 +42,8 @@ import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from mappings.errors import V1Error, v1_error_body
+from mappings import errors
+from mappings.errors import v1_error_body
 from proxy.context import CONTEXT_KEY, new_request_id
 
 # Once the drain is over, the runner closes what is left: no handler is running by then.
@@ -72,7 +73,7 @@ _V1_HEADERS: Final = (
 log = structlog.get_logger("homerun_bridge.lifecycle")
 
 
-class ShuttingDown(V1Error):
+class ShuttingDown(errors.ShuttingDown):
     """503: the bridge is stopping and this request could not finish within the grace."""
 
     def __init__(self, method: str) -> None:
@@ -80,9 +81,7 @@ class ShuttingDown(V1Error):
         if method not in ("GET", "HEAD", "OPTIONS"):
             message += " (this write may already have reached Homerun: check before retrying)"
         super().__init__(
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            message,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Connection": "close"},
+            message, headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Connection": "close"}
         )
 
 

@@ -10,9 +10,9 @@ from aiohttp import web
 
 from mappings.plan import V2Request
 from proxy import dashboard
-from proxy.app import BRIDGE, json_response
 from proxy.context import context_of
 from proxy.openapi import v1_openapi_document
+from proxy.state import BRIDGE, json_response
 from proxy.store import StoreError
 from proxy.upstream_response import UpstreamResponse
 from proxy.usage import migration_report

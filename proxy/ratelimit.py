@@ -53,9 +53,8 @@ import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from http import HTTPStatus
 
-from mappings.errors import V1Error
+from mappings.errors import RateLimited, V1Error
 from proxy.store import Store
 
 # A slot granted this much past its caller's deadline is still taken (timer overshoot).
@@ -261,8 +260,7 @@ class UpstreamPacer:
 
 
 def too_many_requests(retry_after: float) -> V1Error:
-    return V1Error(
-        HTTPStatus.TOO_MANY_REQUESTS,
+    return RateLimited(
         "Too many requests: the Homerun API v2 budget of this key is spent; retry later",
         headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
     )

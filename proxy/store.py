@@ -224,14 +224,3 @@ class MemoryStore:
     async def close(self) -> None:
         self._values.clear()
         self._expiries.clear()
-
-
-def open_store(url: str, prefix: str = "homerun-bridge:", timeout_seconds: float = 2.0) -> Store:
-    """``memory://`` or ``redis://…`` -> a store (``timeout_seconds`` bounds Redis sockets)."""
-    if url.startswith("memory:"):
-        return MemoryStore()
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        from proxy.redis_store import RedisStore
-
-        return RedisStore(url, prefix, timeout_seconds=timeout_seconds)
-    raise ValueError(f"store_url: unsupported scheme in {url!r} (use memory:// or redis://)")

@@ -50,7 +50,15 @@ import orjson
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from mappings.errors import V1Error, v2_error_to_v1
+from mappings.errors import (
+    AnswerTooLarge,
+    UpstreamBusy,
+    UpstreamInvalid,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+    V1Error,
+    v2_error_to_v1,
+)
 from mappings.plan import V2Request
 from proxy import __version__
 from proxy.cache import ReadEconomy
@@ -148,8 +156,7 @@ class ConnectionSlots:
         return self._waiting
 
     def _refusal(self) -> V1Error:
-        return V1Error(
-            HTTPStatus.SERVICE_UNAVAILABLE,
+        return UpstreamBusy(
             f"The bridge's {self.size} connections to Homerun API v2 are all busy; "
             "nothing was sent upstream; retry shortly",
             headers={"Retry-After": str(max(1, math.ceil(self.wait_seconds)))},
@@ -551,31 +558,26 @@ class UpstreamClient:
                 status=status,
                 limit_bytes=self.max_body_bytes,
             )
-            raise V1Error(
-                HTTPStatus.BAD_GATEWAY,
+            raise AnswerTooLarge(
                 "Homerun API v2's answer was too large for the bridge (more than "
                 f"{self.max_body_bytes} bytes); it was not read",
             ) from exc
         except aiohttp.ClientConnectorError as exc:
             log.warning("upstream.unreachable", method=call.method, path=call.path)
-            raise _NotSent(
-                V1Error(HTTPStatus.BAD_GATEWAY, "Homerun API v2 could not be reached")
-            ) from exc
+            raise _NotSent(UpstreamUnreachable("Homerun API v2 could not be reached")) from exc
         except TimeoutError as exc:
             if isinstance(exc, aiohttp.ConnectionTimeoutError) or not progress.sent:
                 # Timed out connecting: nothing reached v2, so even a POST may be resent.
                 log.warning("upstream.connect_timeout", method=call.method, path=call.path)
                 raise _NotSent(
-                    V1Error(
-                        HTTPStatus.GATEWAY_TIMEOUT,
+                    UpstreamTimeout(
                         "Homerun API v2 did not accept a connection within "
                         f"{self.timeout_seconds:g} s",
                     )
                 ) from exc
             log.warning("upstream.timeout", method=call.method, path=call.path)
             raise _Lost(
-                V1Error(
-                    HTTPStatus.GATEWAY_TIMEOUT,
+                UpstreamTimeout(
                     f"Homerun API v2 did not answer within {self.timeout_seconds:g} s",
                 )
             ) from exc
@@ -592,8 +594,7 @@ class UpstreamClient:
                 error=exc.__class__.__name__,
             )
             raise _Lost(
-                V1Error(
-                    HTTPStatus.BAD_GATEWAY,
+                UpstreamUnreachable(
                     "Homerun API v2 could not be reached or dropped the connection",
                 )
             ) from exc
@@ -652,9 +653,7 @@ def decode(model: type[M], response: UpstreamResponse) -> M:
         return model.model_validate_json(response.body)
     except ValidationError as exc:
         log.warning("upstream.invalid_body", model=model.__name__, errors=exc.error_count())
-        raise V1Error(
-            HTTPStatus.BAD_GATEWAY, "Homerun API v2 answered with a body the bridge cannot read"
-        ) from exc
+        raise UpstreamInvalid("Homerun API v2 answered with a body the bridge cannot read") from exc
 
 
 def error_for(response: UpstreamResponse, call: V2Request, not_found: str) -> V1Error:

@@ -15,7 +15,7 @@ from mappings import jobs
 from mappings.applications import ApplicationFilters
 from mappings.pagination import PageCall
 from mappings.v1_endpoints import ENDPOINTS, EXPAND_NOTES, Param, V1Endpoint, methods_of
-from proxy import v1_routes
+from proxy import v1_router, v1_routes
 from proxy.openapi import v1_openapi_document
 from proxy.usage import replacement_for
 from tests.proxy.conftest import FULL, Harness
@@ -37,7 +37,7 @@ async def test_document_is_valid_and_lists_every_route(harness: Harness) -> None
 
 def test_the_router_serves_exactly_the_table() -> None:
     app = web.Application()
-    v1_routes.register(app.router)
+    v1_router.register(app.router)
     served = {
         (route.method, route.resource.canonical.replace("{_slash}", ""))
         for route in app.router.routes()
@@ -108,10 +108,10 @@ def test_a_row_without_a_handler_or_a_handler_without_a_row_fails(
         method, path, handler = "GET", "/v1/orphans", "list_orphans"
         summary, replacement, hint = "Orphans", "none", "none"
 
-    monkeypatch.setattr(v1_routes, "ENDPOINTS", (*ENDPOINTS, Orphan))
+    monkeypatch.setattr(v1_router, "ENDPOINTS", (*ENDPOINTS, Orphan))
     with pytest.raises(LookupError, match="list_orphans"):
-        v1_routes._bind()
-    monkeypatch.setattr(v1_routes, "ENDPOINTS", ENDPOINTS)
+        v1_router._bind()
+    monkeypatch.setattr(v1_router, "ENDPOINTS", ENDPOINTS)
 
     async def list_strays(request: web.Request) -> web.Response:
         raise AssertionError("never routed")
@@ -119,7 +119,7 @@ def test_a_row_without_a_handler_or_a_handler_without_a_row_fails(
     list_strays.__module__ = v1_routes.__name__
     monkeypatch.setattr(v1_routes, "list_strays", list_strays, raising=False)
     with pytest.raises(LookupError, match="list_strays"):
-        v1_routes._bind()
+        v1_router._bind()
 
 
 def test_every_handler_of_the_module_has_a_row() -> None:

@@ -1,0 +1,112 @@
+"""Candidate resolution: which person or application a v1 candidate id names.
+
+A candidate id is a draft in the store (``POST /v1/candidates``, ``proxy.drafts``) or the
+person on application ``ap_X`` (``ca_X``). The store being down turns "no such candidate"
+into a 503 where the id may be a draft, never into a wrong 404."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, Final, TypeVar
+
+from aiohttp import web
+
+from mappings import applications, candidates
+from mappings.errors import NotFound, ParamError, StoreUnavailable, V1ValidationError
+from mappings.ids import application_id_for_candidate
+from mappings.v2_models import (
+    JobApplication,
+    OneApplication,
+)
+from proxy.calls import fetch
+from proxy.state import BRIDGE, Bridge
+from proxy.store import StoreError
+
+T = TypeVar("T")
+
+
+STORE_DOWN_FOR_CANDIDATE: Final = (
+    "The bridge's shared store is unavailable; this candidate may be a draft. Retry later"
+)
+
+
+STORE_DOWN: Final = "The bridge's shared store is unavailable; retry later"
+
+
+async def draft_lookup(bridge: Bridge, candidate_id: str) -> tuple[dict[str, Any] | None, bool]:
+    """The stored draft (or ``None``), and whether the store could not be asked: then the
+    candidate may be a draft, or the person on its derived application."""
+    try:
+        return await bridge.drafts.get(candidate_id), False
+    except StoreError:
+        return None, True
+
+
+async def unless_draft_unknown(step: Awaitable[T], store_down: bool) -> T:
+    """A 404 for a candidate id means "no such candidate" only when the store answered."""
+    try:
+        return await step
+    except NotFound as exc:
+        if store_down:
+            raise StoreUnavailable(STORE_DOWN_FOR_CANDIDATE) from exc
+        raise
+
+
+async def application_id_of_candidate(bridge: Bridge, candidate_id: str) -> tuple[str, bool]:
+    """The application a candidate id names, and whether the store could not be asked."""
+    draft, store_down = await draft_lookup(bridge, candidate_id)
+    if draft is not None:
+        if not draft["applications"]:
+            raise NotFound(
+                f"Candidate {candidate_id} has no application yet; create one first",
+            )
+        return str(draft["applications"][0]), False
+    application_id = application_id_for_candidate(candidate_id)
+    if application_id is None:
+        if store_down:
+            raise StoreUnavailable(STORE_DOWN_FOR_CANDIDATE)
+        raise NotFound(f"No such candidate: {candidate_id}")
+    return application_id, store_down
+
+
+async def application_of_candidate(
+    request: web.Request, candidate_id: str, *, with_vacancy: bool
+) -> JobApplication:
+    application_id, store_down = await application_id_of_candidate(
+        request.app[BRIDGE], candidate_id
+    )
+    found = await unless_draft_unknown(
+        fetch(
+            request,
+            applications.get_application_request(application_id, with_vacancy=with_vacancy),
+            OneApplication,
+            not_found=f"No such candidate: {candidate_id}",
+        ),
+        store_down,
+    )
+    return found.data
+
+
+async def person_of_candidate(request: web.Request, candidate_id: str) -> dict[str, Any]:
+    """The flat v2 personal fields of a referenced candidate (a draft or an application)."""
+    draft, store_down = await draft_lookup(request.app[BRIDGE], candidate_id)
+    if draft is not None:
+        return candidates.personal_fields_of_candidate(draft)
+    no_such = V1ValidationError([ParamError("candidate", f"no such candidate: {candidate_id}")])
+    application_id = application_id_for_candidate(candidate_id)
+    if application_id is None:
+        if store_down:
+            raise StoreUnavailable(STORE_DOWN_FOR_CANDIDATE)
+        raise no_such
+    try:
+        found = await unless_draft_unknown(
+            fetch(
+                request,
+                applications.get_application_request(application_id, with_vacancy=False),
+                OneApplication,
+            ),
+            store_down,
+        )
+    except NotFound:
+        raise no_such from None
+    return candidates.personal_fields_of_application(found.data)
