@@ -13,8 +13,11 @@ aiohttp's error handler. The tests pin that down and check the process stays hea
 
 from __future__ import annotations
 
+from typing import Final
+
 import pytest
 
+from mappings.v1_endpoints import ENDPOINTS
 from tests.hostile.support import (
     BASIC,
     Target,
@@ -48,19 +51,17 @@ ODD_IDS = {
     "65 characters": b"a" * 65,
     "4000 characters": b"b" * 4000,
 }
-# Each route with an id, and a method it serves: a 404 must come from the id check.
+# Each row of the v1 table with an id, once per id in its path (the others well formed): a
+# 404 must come from the id check.
+_WELL_FORMED: Final = {"id": "ap_x", "file_id": "fi_0123456789abcdef0123"}
 ID_ROUTES = [
-    ("GET", b"/v1/jobs/{}"),
-    ("GET", b"/v1/candidates/{}"),
-    ("GET", b"/v1/candidates/{}/notes"),
-    ("POST", b"/v1/candidates/{}/files"),
-    ("GET", b"/v1/applications/{}"),
-    ("PUT", b"/v1/applications/{}"),
-    ("PATCH", b"/v1/applications/{}"),
-    ("POST", b"/v1/applications/{}/notes"),
-    ("GET", b"/v1/applications/{}/files"),
-    ("DELETE", b"/v1/applications/{}/files/fi_0123456789abcdef0123"),
-    ("DELETE", b"/v1/applications/ap_x/files/{}"),
+    (
+        entry.method,
+        entry.path.format(**{**_WELL_FORMED, odd.name: "{}"}).encode(),
+    )
+    for entry in ENDPOINTS
+    for odd in entry.parameters
+    if odd.location == "path"
 ]
 
 
