@@ -534,30 +534,12 @@ class UpstreamClient:
                             raise
                         # v2 confirmed the write: it is answered as the success it was,
                         # with nothing of the answer read (the handler logs it degraded).
-                        self.metrics.upstream_too_large.inc()
-                        log.error(
-                            "upstream.write_answer_too_large",
-                            request_id=ctx.request_id,
-                            key_label=ctx.label,
-                            method=call.method,
-                            path=call.path,
-                            status=status,
-                            limit_bytes=self.max_body_bytes,
-                        )
+                        self._log_too_large("upstream.write_answer_too_large", ctx, call, status)
                         payload = b""
                     result = UpstreamResponse(response.status, payload, response.headers)
                     answered = status < HTTPStatus.INTERNAL_SERVER_ERROR
         except _TooLarge as exc:
-            self.metrics.upstream_too_large.inc()
-            log.error(
-                "upstream.answer_too_large",
-                request_id=ctx.request_id,
-                key_label=ctx.label,
-                method=call.method,
-                path=call.path,
-                status=status,
-                limit_bytes=self.max_body_bytes,
-            )
+            self._log_too_large("upstream.answer_too_large", ctx, call, status)
             raise AnswerTooLarge(
                 "Homerun API v2's answer was too large for the bridge (more than "
                 f"{self.max_body_bytes} bytes); it was not read",
@@ -613,6 +595,18 @@ class UpstreamClient:
             status=result.status,
         )
         return result
+
+    def _log_too_large(self, event: str, ctx: RequestContext, call: V2Request, status: int) -> None:
+        self.metrics.upstream_too_large.inc()
+        log.error(
+            event,
+            request_id=ctx.request_id,
+            key_label=ctx.label,
+            method=call.method,
+            path=call.path,
+            status=status,
+            limit_bytes=self.max_body_bytes,
+        )
 
     def answered_within(self, seconds: float) -> bool:
         """Whether the last call that ended got an answer from v2 (not a 5xx, not a
