@@ -6,7 +6,7 @@ into a 503 where the id may be a draft, never into a wrong 404."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 from aiohttp import web
@@ -21,6 +21,7 @@ from mappings.v2_models import (
 from proxy.calls import fetch
 from proxy.state import BRIDGE, Bridge
 from proxy.store import StoreError
+from proxy.v1_input import path_id
 
 T = TypeVar("T")
 
@@ -110,3 +111,13 @@ async def person_of_candidate(request: web.Request, candidate_id: str) -> dict[s
     except NotFound:
         raise no_such from None
     return candidates.personal_fields_of_application(found.data)
+
+
+async def on_path_candidate(request: web.Request, step: Callable[[str], Awaitable[T]]) -> T:
+    """``step`` run on the application the path's candidate id names
+    (``/v1/candidates/{id}/notes``, ``…/files``), a 503 where the id may be a draft the
+    store could not be asked about."""
+    application_id, store_down = await application_id_of_candidate(
+        request.app[BRIDGE], path_id(request, "id", "candidate")
+    )
+    return await unless_draft_unknown(step(application_id), store_down)

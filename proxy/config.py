@@ -196,6 +196,25 @@ class BridgeSettings(BaseSettings):
         description="v1 answers of at least this many bytes are gzip-compressed when the "
         "client's Accept-Encoding allows it; 0 = off.",
     )
+    cursor_ttl_seconds: float = Field(
+        1800,
+        gt=0,
+        description="How long the bridge remembers where the ids it listed stood, so that "
+        "starting_after / ending_before can place them (the paging session).",
+    )
+    rendered_answers: int = Field(
+        2048,
+        ge=0,
+        description="How many v1 answers rendered from cached v2 answers are kept as bytes "
+        "(per process; 0 = off). Each lives no longer than the v2 answer it was made from.",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port (SO_REUSEPORT). More than 1 needs "
+        "the Redis store (store_url), which shares the budget between them.",
+    )
     admin_token_env: str | None = Field(
         None,
         description="Environment variable holding the admin token for the dashboard "
@@ -253,6 +272,16 @@ class BridgeSettings(BaseSettings):
     def _burst_within_budget(self) -> BridgeSettings:
         if self.rate_limit_per_minute and self.rate_limit_burst > self.rate_limit_per_minute:
             raise ValueError("rate_limit_burst cannot exceed rate_limit_per_minute")
+        return self
+
+    @model_validator(mode="after")
+    def _workers_share_a_store(self) -> BridgeSettings:
+        if self.workers > 1 and not self.store_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"workers = {self.workers} needs the Redis store: with the memory store each "
+                "process would spend the whole v2 budget on its own (set store_url to a "
+                "redis:// URL, or workers = 1)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -1,6 +1,7 @@
 """The v1 routes, registered from the one table (``mappings.v1_endpoints``): each row with
-its handler in ``proxy.v1_routes`` (a row without a handler, or a handler without a row,
-fails when this module is imported), ``HEAD`` on every GET row, ``OPTIONS`` on every path."""
+its handler in one of ``proxy.v1_routes``' modules (a row without a handler, or a handler
+without a row, fails when this module is imported), ``HEAD`` on every GET row,
+``OPTIONS`` on every path."""
 
 from __future__ import annotations
 
@@ -28,14 +29,20 @@ def _methods_of(request: web.Request) -> tuple[str, ...]:
 
 
 def _handlers() -> dict[str, Handler]:
-    """The handlers of this module: its public coroutine functions."""
-    return {
-        name: value
-        for name, value in vars(v1_routes).items()
-        if not name.startswith("_")
-        and inspect.iscoroutinefunction(value)
-        and value.__module__ == v1_routes.__name__
-    }
+    """The handlers: the public coroutine functions each module of ``proxy.v1_routes``
+    defines (a name defined twice is an error)."""
+    found: dict[str, Handler] = {}
+    for module in v1_routes.MODULES:
+        for name, value in vars(module).items():
+            if (
+                not name.startswith("_")
+                and inspect.iscoroutinefunction(value)
+                and value.__module__ == module.__name__
+            ):
+                if name in found:
+                    raise LookupError(f"v1 handler {name} is defined twice")
+                found[name] = value
+    return found
 
 
 def _bind() -> tuple[tuple[type[V1Endpoint], Handler], ...]:
