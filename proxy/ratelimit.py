@@ -55,7 +55,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from mappings.errors import RateLimited, V1Error
-from proxy.store import Store
+from proxy.store import SlotRequest, Store
 
 # A slot granted this much past its caller's deadline is still taken (timer overshoot).
 _LATE_GRACE_SECONDS = 0.05
@@ -72,6 +72,10 @@ class Budget:
     def interval(self) -> float:
         slots = max(1, self.per_period - self.burst + 1)
         return (self.period_seconds + self.margin_seconds) / slots
+
+    def ask(self, max_wait: float) -> SlotRequest:
+        """A slot of this budget's schedule, at most ``max_wait`` seconds away."""
+        return SlotRequest(self.interval, self.burst, max_wait)
 
 
 @functools.lru_cache(maxsize=256)  # a few keys, asked for on every call
@@ -170,7 +174,7 @@ class UpstreamPacer:
         first_slot_in = 0.0
         if schedule not in self._lanes:
             # Nobody waits: a slot free right now is taken without queueing.
-            free_now = await self._store.reserve(schedule, budget.interval, budget.burst, 0.0)
+            free_now = await self._store.reserve(schedule, budget.ask(0.0))
             if free_now.granted:
                 return 0.0
             if free_now.wait > max_wait:
@@ -218,9 +222,7 @@ class UpstreamPacer:
                         return
                     remaining = max(0.0, expected.deadline - loop.time())
                     try:
-                        slot = await self._store.reserve(
-                            schedule, budget.interval, budget.burst, remaining
-                        )
+                        slot = await self._store.reserve(schedule, budget.ask(remaining))
                     except Exception as exc:  # the store's failure is this caller's answer
                         if not expected.turn.done():
                             lane.answer(expected, exc)

@@ -17,7 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from proxy.store import SCHEDULE_KEEP_SECONDS, Reservation, StoreError
+from proxy.store import SCHEDULE_KEEP_SECONDS, Reservation, SlotRequest, StoreError
 
 # KEYS[1]: the key's theoretical arrival time (ms). ARGV: interval_ms, burst, max_wait_ms,
 # spent_for_ms (-1: none), keep_ms, lost_slots. Same arithmetic as proxy.store.gcra_reserve:
@@ -112,26 +112,18 @@ class RedisStore:
             raise _error("incr", exc) from exc
         return int(value)
 
-    async def reserve(
-        self,
-        key: str,
-        interval: float,
-        burst: int,
-        max_wait: float,
-        *,
-        spent_for: float | None = None,
-        lost_slots: int = 0,
-    ) -> Reservation:
+    async def reserve(self, key: str, ask: SlotRequest) -> Reservation:
+        spent_for = ask.spent_for
         try:
             granted, wait_ms = await self._gcra(
                 keys=[self._key(key)],
                 args=[
-                    max(1, math.ceil(interval * 1000)),
-                    burst,
-                    int(max_wait * 1000),
+                    max(1, math.ceil(ask.interval * 1000)),
+                    ask.burst,
+                    int(ask.max_wait * 1000),
                     -1 if spent_for is None else max(0, math.ceil(spent_for * 1000)),
                     SCHEDULE_KEEP_SECONDS * 1000,
-                    lost_slots,
+                    ask.lost_slots or 0,
                 ],
             )
         except RedisError as exc:

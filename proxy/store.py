@@ -45,6 +45,27 @@ class Reservation:
     wait: float
 
 
+@dataclass(frozen=True, slots=True)
+class SlotRequest:
+    """One call's ask of a GCRA schedule: its pace and how long it will wait.
+
+    ``interval``: seconds between slots; ``burst``: slots an idle schedule hands out back
+    to back; ``max_wait``: a slot further away is refused, not taken. ``spent_for``: the
+    caller has promised slots of this key up to that many seconds from now (paced locally
+    while the store was away, or given earlier); the schedule is then treated as at least
+    just spent, plus that (no burst, and no slot on top of the caller's own).
+    ``lost_slots``: how many slots a missing schedule presumes others still hold (one per
+    other replica): it resumes that many intervals out; None lets the store decide (0, or
+    for :class:`proxy.store_guard.StoreGuard` one per other replica of its share).
+    """
+
+    interval: float
+    burst: int
+    max_wait: float
+    spent_for: float | None = None
+    lost_slots: int | None = None
+
+
 class Store(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 
@@ -56,23 +77,8 @@ class Store(Protocol):
 
     async def incr(self, key: str) -> int: ...
 
-    async def reserve(
-        self,
-        key: str,
-        interval: float,
-        burst: int,
-        max_wait: float,
-        *,
-        spent_for: float | None = None,
-        lost_slots: int = 0,
-    ) -> Reservation:
-        """Take the key's next slot unless it is more than ``max_wait`` away.
-
-        ``spent_for``: the caller has promised slots of this key up to that many seconds
-        from now (paced locally while the store was away, or given earlier); the schedule
-        is then treated as at least just spent, plus that (no burst, and no slot on top
-        of the caller's own). ``lost_slots``: how many slots a missing schedule presumes
-        others still hold (one per other replica): it resumes that many intervals out."""
+    async def reserve(self, key: str, ask: SlotRequest) -> Reservation:
+        """Take the key's next slot unless it is more than ``ask.max_wait`` away."""
         ...
 
     async def hincr(self, key: str, fields: dict[str, int], ttl_seconds: float) -> None: ...
@@ -94,27 +100,20 @@ class Store(Protocol):
 SCHEDULE_KEEP_SECONDS = 24 * 3600
 
 
-def gcra_reserve(
-    tat: float | None,
-    now: float,
-    interval: float,
-    burst: int,
-    max_wait: float,
-    spent_for: float | None = None,
-    lost_slots: int = 0,
-) -> tuple[Reservation, float]:
+def gcra_reserve(tat: float | None, now: float, ask: SlotRequest) -> tuple[Reservation, float]:
     """One GCRA step: (answer, new theoretical arrival time). Shared by both stores
     (the Redis Lua script is this function, line for line). ``tat`` None: the schedule
     is missing, and a missing schedule is just spent (see the module docstring), with
-    ``lost_slots`` more presumed held elsewhere."""
-    spent = now + (burst - 1) * interval
+    ``ask.lost_slots`` more presumed held elsewhere."""
+    interval = ask.interval
+    spent = now + (ask.burst - 1) * interval
     if tat is None:
-        tat = spent + lost_slots * interval
-    if spent_for is not None:
-        tat = max(tat, spent + max(0.0, spent_for))
+        tat = spent + (ask.lost_slots or 0) * interval
+    if ask.spent_for is not None:
+        tat = max(tat, spent + max(0.0, ask.spent_for))
     tat = max(tat, now)
-    wait = max(0.0, tat - (burst - 1) * interval - now)
-    if wait > max_wait:
+    wait = max(0.0, tat - (ask.burst - 1) * interval - now)
+    if wait > ask.max_wait:
         return Reservation(False, wait), tat
     return Reservation(True, wait), tat + interval
 
@@ -183,20 +182,8 @@ class MemoryStore:
         self._values[key] = (str(value).encode(), item[1] if item else None)
         return value
 
-    async def reserve(
-        self,
-        key: str,
-        interval: float,
-        burst: int,
-        max_wait: float,
-        *,
-        spent_for: float | None = None,
-        lost_slots: int = 0,
-    ) -> Reservation:
-        now = time.monotonic()
-        answer, tat = gcra_reserve(
-            self._tat.get(key), now, interval, burst, max_wait, spent_for, lost_slots
-        )
+    async def reserve(self, key: str, ask: SlotRequest) -> Reservation:
+        answer, tat = gcra_reserve(self._tat.get(key), time.monotonic(), ask)
         if answer.granted:
             self._tat[key] = tat
         return answer

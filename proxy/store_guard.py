@@ -27,13 +27,20 @@ import builtins
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, TypeVar
 
 import structlog
 
 from proxy.metrics import BridgeMetrics
-from proxy.store import MemoryStore, Reservation, Store, StoreError, gcra_reserve
+from proxy.store import (
+    MemoryStore,
+    Reservation,
+    SlotRequest,
+    Store,
+    StoreError,
+    gcra_reserve,
+)
 
 T = TypeVar("T")
 PROBE_SECONDS: Final = 0.5
@@ -176,30 +183,18 @@ class StoreGuard:
     async def close(self) -> None:
         await self.backing.close()
 
-    async def reserve(
-        self,
-        key: str,
-        interval: float,
-        burst: int,
-        max_wait: float,
-        *,
-        spent_for: float | None = None,
-        lost_slots: int | None = None,
-    ) -> Reservation:
+    async def reserve(self, key: str, ask: SlotRequest) -> Reservation:
         """The shared schedule's slot, or while it is unreachable a local one (never fails).
         A schedule the store lost presumes one slot held by each other replica."""
+        spent_for = ask.spent_for
         if spent_for is None:
-            spent_for = self._promised_for(key, interval)
-        others = self.other_replicas if lost_slots is None else lost_slots
+            spent_for = self._promised_for(key, ask.interval)
+        others = self.other_replicas if ask.lost_slots is None else ask.lost_slots
+        shared_ask = replace(ask, spent_for=spent_for, lost_slots=others)
         try:
-            answer = await self._guarded(
-                "reserve",
-                lambda: self.backing.reserve(
-                    key, interval, burst, max_wait, spent_for=spent_for, lost_slots=others
-                ),
-            )
+            answer = await self._guarded("reserve", lambda: self.backing.reserve(key, shared_ask))
         except StoreError:
-            return self._reserve_locally(key, interval, max_wait)
+            return self._reserve_locally(key, ask)
         if answer.granted:
             # The shared schedule has taken over this key again.
             self._local.pop(key, None)
@@ -224,15 +219,16 @@ class StoreGuard:
             return promised + interval - now
         return None
 
-    def _reserve_locally(self, key: str, interval: float, max_wait: float) -> Reservation:
+    def _reserve_locally(self, key: str, ask: SlotRequest) -> Reservation:
         now = time.monotonic()
-        local_interval = interval / self.outage_share
+        local_interval = ask.interval / self.outage_share
         local = self._local.get(key)
         if local is None or local.outage != self.outages:
             # Just spent: one local interval after the last slot promised, shared or local.
             last = max(now, self._promised.get(key, now), local.tat if local else now)
             local = self._local[key] = _LocalSchedule(last + local_interval, self.outages)
-        answer, tat = gcra_reserve(local.tat, now, local_interval, 1, max_wait)
+        local_ask = SlotRequest(local_interval, burst=1, max_wait=ask.max_wait)
+        answer, tat = gcra_reserve(local.tat, now, local_ask)
         if answer.granted:
             local.tat = tat
             self._promised[key] = now + answer.wait

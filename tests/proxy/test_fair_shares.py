@@ -17,7 +17,7 @@ import pytest
 from mappings.errors import V1Error
 from proxy.ratelimit import Budget, UpstreamPacer
 from proxy.redis_store import RedisStore
-from proxy.store import MemoryStore, Reservation, StoreError
+from proxy.store import MemoryStore, Reservation, SlotRequest, StoreError
 from tests.redis_support import REDIS_URL
 
 # 8 calls in 2 s, one at a time: a slot every 0.275 s.
@@ -35,13 +35,11 @@ class CountingStore(MemoryStore):
         self.slots_due: list[float] = []  # monotonic time each granted slot is due
         self.fail_reservations = 0  # the next N reservations raise StoreError
 
-    async def reserve(
-        self, key: str, interval: float, burst: int, max_wait: float, **options: Any
-    ) -> Reservation:
+    async def reserve(self, key: str, ask: SlotRequest) -> Reservation:
         if self.fail_reservations:
             self.fail_reservations -= 1
             raise StoreError("store down (test)")
-        answer = await super().reserve(key, interval, burst, max_wait, **options)
+        answer = await super().reserve(key, ask)
         if answer.granted:
             self.slots_granted += 1
             self.slots_due.append(time.monotonic() + answer.wait)

@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from proxy.metrics import BridgeMetrics
 from proxy.redis_store import RedisStore
-from proxy.store import MemoryStore, StoreError
+from proxy.store import MemoryStore, SlotRequest, StoreError
 from proxy.store_guard import StoreGuard, guard_store
 from tests.store.own_redis import OwnRedis, redis_server
 
@@ -117,12 +117,13 @@ async def test_pacing_goes_local_at_the_outage_share_without_a_burst(
     """While the store is away a replica paces at ``share`` of the budget: burst 1,
     starting just spent, each slot ``interval / share`` after the last."""
     interval, burst, share = 0.2, 10, 0.5
+    ask = SlotRequest(interval, burst, max_wait=10)
     guard = _guard(redis_server, share=share)
-    shared = await guard.reserve("gcra:k", interval, burst, max_wait=10)
+    shared = await guard.reserve("gcra:k", ask)
     # A new shared schedule presumes the other replica (share 1/2) holds a slot.
     assert shared.granted and shared.wait == pytest.approx(interval, abs=0.05)
     redis_server.kill()
-    answers = [await guard.reserve("gcra:k", interval, burst, max_wait=10) for _ in range(3)]
+    answers = [await guard.reserve("gcra:k", ask) for _ in range(3)]
     assert guard.down
     local = interval / share
     assert [a.granted for a in answers] == [True, True, True]
@@ -130,7 +131,7 @@ async def test_pacing_goes_local_at_the_outage_share_without_a_burst(
     # one per local interval.
     for n, answer in enumerate(answers, start=1):
         assert answer.wait == pytest.approx(shared.wait + n * local, abs=0.1), answers
-    refused = await guard.reserve("gcra:k", interval, burst, max_wait=0.5)
+    refused = await guard.reserve("gcra:k", SlotRequest(interval, burst, max_wait=0.5))
     assert not refused.granted and refused.wait > 0.5
     await guard.close()
 
@@ -139,16 +140,17 @@ async def test_the_shared_schedule_resumes_behind_the_local_slots(redis_server: 
     """Back (and empty), the shared schedule takes over with no burst: its first slot
     comes after the slots already promised locally."""
     interval, burst, share = 0.2, 10, 0.5
+    ask = SlotRequest(interval, burst, max_wait=10)
     guard = _guard(redis_server, probe_seconds=0.05, share=share)
     redis_server.kill()
     with pytest.raises(StoreError):
         await guard.get("x")
-    local = [await guard.reserve("gcra:k", interval, burst, max_wait=10) for _ in range(2)]
+    local = [await guard.reserve("gcra:k", ask) for _ in range(2)]
     promised_until = time.monotonic() + max(a.wait for a in local)
     redis_server.restart_empty()
     await asyncio.sleep(0.1)  # the next operation is a probe
     asked = time.monotonic()
-    resumed = [await guard.reserve("gcra:k", interval, burst, max_wait=10) for _ in range(3)]
+    resumed = [await guard.reserve("gcra:k", ask) for _ in range(3)]
     assert not guard.down
     assert asked + resumed[0].wait >= promised_until - 0.05, (local, resumed)
     assert resumed[1].wait == pytest.approx(resumed[0].wait + interval, abs=0.05)
@@ -162,12 +164,13 @@ async def test_a_schedule_lost_unnoticed_resumes_behind_the_promised_slots(
     """Redis restarts empty between two calls (redis-py reconnects; nobody sees an error).
     The slots this replica already promised are not handed out a second time."""
     interval, burst = 0.2, 2
+    ask = SlotRequest(interval, burst, max_wait=10)
     guard = _guard(redis_server)
-    answers = [await guard.reserve("gcra:k", interval, burst, max_wait=10) for _ in range(5)]
+    answers = [await guard.reserve("gcra:k", ask) for _ in range(5)]
     promised_until = time.monotonic() + answers[-1].wait
     redis_server.restart_empty()
     asked = time.monotonic()
-    after = await guard.reserve("gcra:k", interval, burst, max_wait=10)
+    after = await guard.reserve("gcra:k", ask)
     assert not guard.down, "the restart cost an error: redis-py did not reconnect"
     assert asked + after.wait >= promised_until + interval - 0.05, (answers, after)
     await guard.close()

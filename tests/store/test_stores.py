@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 import redis.asyncio as redis
 
 from proxy.redis_store import RedisStore
-from proxy.store import MemoryStore, Store, StoreError
+from proxy.store import MemoryStore, SlotRequest, Store, StoreError
 from tests.redis_support import REDIS_URL, redis_test_prefix
 from tests.store.own_redis import OwnRedis, redis_server
 
@@ -57,31 +58,33 @@ async def test_counters_hashes_and_sets(store: Store) -> None:
 
 async def test_gcra_allows_the_burst_then_paces(store: Store) -> None:
     interval, burst = 0.5, 3
-    await _idle_schedule(store, "gcra:k", interval, burst)
-    answers = [await store.reserve("gcra:k", interval, burst, max_wait=10) for _ in range(5)]
+    ask = SlotRequest(interval, burst, max_wait=10)
+    await _idle_schedule(store, "gcra:k", ask)
+    answers = [await store.reserve("gcra:k", ask) for _ in range(5)]
     assert all(a.granted for a in answers)
     assert [a.wait == 0 for a in answers[:3]] == [True, True, True]
     # The 4th and 5th calls get the next slots, one interval apart.
     assert answers[3].wait == pytest.approx(0.5, abs=0.05)
     assert answers[4].wait == pytest.approx(1.0, abs=0.05)
-    refused = await store.reserve("gcra:k", interval, burst, max_wait=0.2)
+    refused = await store.reserve("gcra:k", SlotRequest(interval, burst, max_wait=0.2))
     assert not refused.granted and refused.wait == pytest.approx(1.5, abs=0.05)
     # A refused call takes no slot: the next one still waits about 1.5 s.
-    again = await store.reserve("gcra:k", interval, burst, max_wait=10)
+    again = await store.reserve("gcra:k", ask)
     assert again.granted and again.wait == pytest.approx(1.5, abs=0.05)
 
 
-async def _idle_schedule(store: Store, key: str, interval: float, burst: int) -> None:
+async def _idle_schedule(store: Store, key: str, ask: SlotRequest) -> None:
     """A schedule that exists and has been idle long enough to refill its burst."""
-    await store.reserve(key, interval, burst, max_wait=10)
-    await asyncio.sleep(burst * interval + 0.2)
+    await store.reserve(key, ask)
+    await asyncio.sleep(ask.burst * ask.interval + 0.2)
 
 
 async def test_a_missing_schedule_is_just_spent_not_a_fresh_burst(store: Store) -> None:
     """A schedule the store does not have (never used, or lost in a restart or flush)
     gives one call now and paces the rest: no burst."""
     interval, burst = 0.2, 5
-    answers = [await store.reserve("gcra:lost", interval, burst, max_wait=10) for _ in range(3)]
+    ask = SlotRequest(interval, burst, max_wait=10)
+    answers = [await store.reserve("gcra:lost", ask) for _ in range(3)]
     assert [a.granted for a in answers] == [True, True, True]
     assert answers[0].wait == 0
     assert answers[1].wait == pytest.approx(interval, abs=0.05)
@@ -90,10 +93,11 @@ async def test_a_missing_schedule_is_just_spent_not_a_fresh_burst(store: Store) 
 
 async def test_an_idle_schedule_refills_its_burst(store: Store) -> None:
     interval, burst = 0.1, 4
+    ask = SlotRequest(interval, burst, max_wait=10)
     for _ in range(3):
-        await store.reserve("gcra:idle", interval, burst, max_wait=10)
+        await store.reserve("gcra:idle", ask)
     await asyncio.sleep(1.0)  # idle well past the last slot: the burst is back
-    answers = [await store.reserve("gcra:idle", interval, burst, max_wait=10) for _ in range(5)]
+    answers = [await store.reserve("gcra:idle", ask) for _ in range(5)]
     assert [a.wait == 0 for a in answers] == [True, True, True, True, False]
 
 
@@ -101,9 +105,10 @@ async def test_spent_for_puts_the_schedule_behind_the_callers_own_slots(store: S
     """After an outage paced locally, the shared schedule resumes behind the local slots:
     an idle schedule gives no burst and its first slot comes after ``spent_for``."""
     interval, burst = 0.1, 4
-    await _idle_schedule(store, "gcra:resume", interval, burst)
-    first = await store.reserve("gcra:resume", interval, burst, max_wait=10, spent_for=0.5)
-    second = await store.reserve("gcra:resume", interval, burst, max_wait=10)
+    ask = SlotRequest(interval, burst, max_wait=10)
+    await _idle_schedule(store, "gcra:resume", ask)
+    first = await store.reserve("gcra:resume", replace(ask, spent_for=0.5))
+    second = await store.reserve("gcra:resume", ask)
     assert first.wait == pytest.approx(0.5, abs=0.05)
     assert second.wait == pytest.approx(0.6, abs=0.05)
 
@@ -112,7 +117,7 @@ async def test_redis_keys_are_prefixed_and_expire(redis_prefix: str) -> None:
     shared = RedisStore(REDIS_URL, redis_prefix)
     await shared.set("cache:x", b"v", 60)
     await shared.incr("gen:x")
-    await shared.reserve("gcra:x", 1.0, 2, 10)
+    await shared.reserve("gcra:x", SlotRequest(1.0, 2, 10))
     await shared.hincr("usage:x", {"calls": 1}, 60)
     await shared.sadd("labels", "a", 60)
     await shared.set("draft:no-ttl", b"v")
@@ -131,7 +136,7 @@ async def test_two_clients_share_one_schedule(redis_prefix: str) -> None:
     first, second = RedisStore(REDIS_URL, redis_prefix), RedisStore(REDIS_URL, redis_prefix)
     answers = []
     for replica in (first, second, first, second):
-        answers.append(await replica.reserve("gcra:shared", 1.0, 2, max_wait=10))
+        answers.append(await replica.reserve("gcra:shared", SlotRequest(1.0, 2, max_wait=10)))
     # A new schedule is just spent: one call now, then one a second, whoever asks.
     assert [round(a.wait) for a in answers] == [0, 1, 2, 3]
     await first.close()
@@ -145,11 +150,12 @@ async def test_a_schedule_lost_in_a_redis_restart_hands_out_no_burst(
     ``burst`` at once (five restarts used to give five bursts in one minute)."""
     shared = RedisStore(redis_server.url, "t:", timeout_seconds=0.5)
     interval, burst = 0.2, 10
+    ask = SlotRequest(interval, burst, max_wait=10)
     for _ in range(3):
-        await shared.reserve("gcra:k", interval, burst, max_wait=10)
+        await shared.reserve("gcra:k", ask)
     redis_server.restart_empty()
     # The pooled connection died with the server: redis-py reconnects on its own.
-    answers = [await shared.reserve("gcra:k", interval, burst, max_wait=10) for _ in range(3)]
+    answers = [await shared.reserve("gcra:k", ask) for _ in range(3)]
     assert [a.wait == 0 for a in answers] == [True, False, False]
     assert answers[2].wait == pytest.approx(2 * interval, abs=0.05)
     await shared.close()
