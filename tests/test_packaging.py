@@ -24,8 +24,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCKERFILE = ROOT / "Dockerfile"
+from tests.packaging_support import (
+    DOCKERFILE,
+    ROOT,
+    Instruction,
+    dockerfile_instructions,
+    dockerfile_stages,
+)
+
 DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE = ROOT / "docker-compose.yml"
 EXAMPLE_CONFIG = ROOT / "deploy" / "bridge.example.toml"
@@ -41,42 +47,7 @@ REDIS_STORE_URL = "redis://redis:6379/0"
 # --- reading the Dockerfile ---------------------------------------------------------
 
 
-def _instructions(text: str) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs: comments dropped, continuation lines joined."""
-    result: list[tuple[str, str]] = []
-    pending = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line, pending = pending + line, ""
-        keyword, _, arguments = line.partition(" ")
-        result.append((keyword.upper(), arguments.strip()))
-    assert not pending, "the Dockerfile ends in a continuation line"
-    return result
-
-
-def _stages() -> dict[str, list[tuple[str, str]]]:
-    """Instructions by stage name (``FROM image AS name``); the last stage is 'final'."""
-    stages: dict[str, list[tuple[str, str]]] = {}
-    current: list[tuple[str, str]] | None = None
-    for keyword, arguments in _instructions(DOCKERFILE.read_text(encoding="utf-8")):
-        if keyword == "FROM":
-            parts = arguments.split()
-            name = parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else str(len(stages))
-            current = stages[name] = [(keyword, arguments)]
-        else:
-            assert current is not None, f"{keyword} before the first FROM"
-            current.append((keyword, arguments))
-    assert stages, "the Dockerfile has no FROM"
-    stages["final"] = list(stages.values())[-1]
-    return stages
-
-
-def _only(stage: list[tuple[str, str]], keyword: str) -> str:
+def _only(stage: list[Instruction], keyword: str) -> str:
     found = [arguments for kw, arguments in stage if kw == keyword]
     assert len(found) == 1, f"expected one {keyword} in the stage, found {found}"
     return found[0]
@@ -89,7 +60,7 @@ def _exec_form(arguments: str) -> list[str]:
 
 
 def _healthcheck_command() -> list[str]:
-    healthcheck = _only(_stages()["final"], "HEALTHCHECK")
+    healthcheck = _only(dockerfile_stages()["final"], "HEALTHCHECK")
     _, _, command = healthcheck.partition("CMD ")
     assert command.startswith("["), "HEALTHCHECK CMD should use the exec (JSON) form"
     return _exec_form(command)
@@ -131,7 +102,7 @@ def test_hadolint_finds_nothing() -> None:
 
 
 def test_runtime_stage_is_slim_python_and_copies_only_the_venv() -> None:
-    stages = _stages()
+    stages = dockerfile_stages()
     final = stages["final"]
     assert final[0][1].split()[0] == RUNTIME_IMAGE
     assert "builder" in stages and stages["builder"] is not final
@@ -141,7 +112,7 @@ def test_runtime_stage_is_slim_python_and_copies_only_the_venv() -> None:
 
 
 def test_every_base_image_is_pinned_by_tag() -> None:
-    for keyword, arguments in _instructions(DOCKERFILE.read_text(encoding="utf-8")):
+    for keyword, arguments in dockerfile_instructions():
         if keyword == "FROM":
             image = arguments.split()[0]
             assert ":" in image or "@sha256:" in image, image
@@ -149,7 +120,7 @@ def test_every_base_image_is_pinned_by_tag() -> None:
 
 
 def test_builder_installs_a_wheel_of_the_project_into_opt_venv() -> None:
-    builder = _stages()["builder"]
+    builder = dockerfile_stages()["builder"]
     runs = " ".join(arguments for keyword, arguments in builder if keyword == "RUN")
     assert "python -m venv /opt/venv" in runs
     assert re.search(r"pip wheel .*--wheel-dir /wheels \.", runs)
@@ -162,7 +133,7 @@ def test_builder_copies_everything_the_wheel_is_made_of() -> None:
     needed = {project["project"]["readme"], "pyproject.toml"}
     needed |= set(project["tool"]["setuptools"]["packages"])
     copied: set[str] = set()
-    for keyword, arguments in _stages()["builder"]:
+    for keyword, arguments in dockerfile_stages()["builder"]:
         if keyword == "COPY":
             sources = arguments.split()[:-1]
             copied |= {source.rstrip("/") for source in sources if not source.startswith("--")}
@@ -172,14 +143,14 @@ def test_builder_copies_everything_the_wheel_is_made_of() -> None:
 
 
 def test_runs_as_a_fixed_non_root_user() -> None:
-    user = _only(_stages()["final"], "USER")
+    user = _only(dockerfile_stages()["final"], "USER")
     uid, _, gid = user.partition(":")
     assert uid.isdigit() and int(uid) >= 1000, f"USER {user}: a fixed numeric uid, not root"
     assert not gid or (gid.isdigit() and int(gid) != 0), f"USER {user}: not the root group"
 
 
 def test_serves_on_all_interfaces_port_8080_and_stops_on_sigterm() -> None:
-    final = _stages()["final"]
+    final = dockerfile_stages()["final"]
     env = " ".join(arguments for keyword, arguments in final if keyword == "ENV")
     assert "HOMERUN_BRIDGE_HOST=0.0.0.0" in env
     assert "HOMERUN_BRIDGE_PORT=8080" in env

@@ -14,7 +14,6 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,10 +25,9 @@ import yaml
 from proxy.config import BridgeSettings, ConfigError, load_settings
 from proxy.keys import build_key_map
 from proxy.operator_routes import READINESS_TIMEOUT_SECONDS
+from tests.packaging_support import DOCKERFILE, ROOT, dockerfile_stages
 
-ROOT = Path(__file__).resolve().parents[2]
 KUBE_DIR = ROOT / "deploy" / "kubernetes"
-DOCKERFILE = ROOT / "Dockerfile"
 LAYOUTS = ("replicas", "sidecar")
 BRIDGE_IMAGE = "homerun-bridge"
 ENV_PREFIX = "HOMERUN_BRIDGE_"
@@ -55,25 +53,9 @@ class Image:
     workdir: str
 
 
-def _instructions(text: str) -> Iterator[tuple[str, str]]:
-    pending = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line, pending = pending + line, ""
-        keyword, _, arguments = line.partition(" ")
-        yield keyword.upper(), arguments.strip()
-
-
 def read_image(dockerfile: Path = DOCKERFILE) -> Image:
     """The final stage's USER, ENV and WORKDIR."""
-    final: list[tuple[str, str]] = []
-    for keyword, arguments in _instructions(dockerfile.read_text(encoding="utf-8")):
-        final = [] if keyword == "FROM" else [*final, (keyword, arguments)]
+    final = dockerfile_stages(dockerfile)["final"]
     users = [a for k, a in final if k == "USER"]
     assert users, "the Dockerfile's final stage sets no USER"
     uid, _, gid = users[-1].partition(":")
