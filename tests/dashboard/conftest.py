@@ -10,10 +10,11 @@ import pytest
 
 from proxy.redis_store import RedisStore
 from proxy.store import MemoryStore, Store
+from tests.dashboard.session import dashboard
 from tests.proxy.conftest import bridge_env, harness, make_harness
 from tests.redis_support import REDIS_URL, redis_prefix, redis_test_prefix
 
-__all__ = ["bridge_env", "harness", "make_harness", "redis_prefix"]
+__all__ = ["bridge_env", "dashboard", "harness", "make_harness", "redis_prefix"]
 
 
 @dataclass

@@ -6,13 +6,22 @@ exist; ``hr-sync`` lists applications with a hostile user agent through a revers
 Two have history the test cannot wait for, recorded through the running bridge's own
 usage book with the time of the call: ``noplan`` last called 40 days ago (retired-ready),
 ``nonotes`` 5 days ago (quiet). ``revoked`` never called.
+
+Also the set-up of the ``homerun-bridge report`` tests: replicas sharing the real Redis
+record usage there, and a config file points the command at it.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
 
 from proxy.app import BRIDGE
 from proxy.usage import DAY_SECONDS, utc_day
@@ -63,6 +72,19 @@ async def run_session(harness: Harness) -> Session:
     return session
 
 
+@pytest.fixture
+async def dashboard(
+    make_harness: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Harness, Session]:
+    """A bridge with the dashboard on (admin token ``ADMIN_TOKEN``, forwarded addresses
+    trusted), after the scripted session; offered to the dashboard tests by their conftest."""
+    monkeypatch.setenv("TEST_DASHBOARD_TOKEN", ADMIN_TOKEN)
+    harness: Harness = await make_harness(
+        admin_token_env="TEST_DASHBOARD_TOKEN", usage_trust_forwarded_for=True
+    )
+    return harness, await run_session(harness)
+
+
 EXPECTED_STATES = {
     "careers-site": "active",
     "hr-sync": "active",
@@ -71,3 +93,32 @@ EXPECTED_STATES = {
     "revoked": "never-called",
 }
 EXPECTED_BLOCKING = ["careers-site", "hr-sync", "nonotes"]
+
+
+async def usage_in_redis(
+    make_harness: Callable[..., Any],
+    redis_prefix: str,
+    calls: list[tuple[int, str, aiohttp.BasicAuth]],
+) -> list[int]:
+    """Two replicas sharing the real Redis under ``redis_prefix`` answer ``calls`` (which
+    replica, path, key) and flush their usage there; returns the statuses answered."""
+    redis = {"store_url": "redis://127.0.0.1:6379/0", "store_prefix": redis_prefix}
+    replicas: list[Harness] = [await make_harness(**redis), await make_harness(**redis)]
+    statuses = []
+    for replica, path, auth in calls:
+        async with await replicas[replica].get(path, auth=auth) as response:
+            statuses.append(response.status)
+    for harness in replicas:
+        await harness.bridge.app[BRIDGE].usage.flush()
+    return statuses
+
+
+def report_config(tmp_path: Path, redis_prefix: str, extra: str = "") -> Path:
+    """A config file for ``homerun-bridge report`` that reads that Redis (``extra``: more
+    TOML lines)."""
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        f'store_url = "redis://127.0.0.1:6379/0"\nstore_prefix = "{redis_prefix}"\n'
+        'key_mode = "passthrough"\n' + extra
+    )
+    return config

@@ -10,11 +10,8 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable
-from typing import Any
 
 import aiohttp
-import pytest
 
 from proxy.dashboard import render_csv, render_dashboard, safe_cell
 from proxy.store import MemoryStore
@@ -26,7 +23,6 @@ from tests.dashboard.session import (
     EXPECTED_STATES,
     HOSTILE_AGENT,
     Session,
-    run_session,
 )
 from tests.proxy.conftest import KEYS, Harness
 
@@ -34,15 +30,11 @@ BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SECRETS = [ADMIN_TOKEN, *KEYS, *(v2 for _, _, v2 in KEYS.values())]
 
 
-@pytest.fixture
-async def dashboard(
-    make_harness: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
-) -> tuple[Harness, Session]:
-    monkeypatch.setenv("TEST_DASHBOARD_TOKEN", ADMIN_TOKEN)
-    harness: Harness = await make_harness(
-        admin_token_env="TEST_DASHBOARD_TOKEN", usage_trust_forwarded_for=True
-    )
-    return harness, await run_session(harness)
+async def _operator_get(harness: Harness, path: str) -> tuple[aiohttp.ClientResponse, str]:
+    """``path`` fetched with the admin token: the answer (asserted 200) and its text."""
+    async with harness.http.get(harness.url(path), headers=BEARER) as response:
+        assert response.status == 200, path
+        return response, await response.text()
 
 
 def _expected_days(session: Session, calls: int) -> dict[str, int] | None:
@@ -54,10 +46,8 @@ async def test_json_export_counts_each_label_route_and_day(
     dashboard: tuple[Harness, Session],
 ) -> None:
     harness, session = dashboard
-    async with harness.http.get(harness.url("/_bridge/usage.json"), headers=BEARER) as response:
-        assert response.status == 200
-        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
-        text = await response.text()
+    response, text = await _operator_get(harness, "/_bridge/usage.json")
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     for secret in SECRETS:
         assert secret not in text
     report = json.loads(text)
@@ -93,11 +83,9 @@ async def test_json_export_counts_each_label_route_and_day(
 
 async def test_csv_export_holds_the_same_series(dashboard: tuple[Harness, Session]) -> None:
     harness, session = dashboard
-    async with harness.http.get(harness.url("/_bridge/usage.csv"), headers=BEARER) as response:
-        assert response.status == 200
-        assert response.content_type == "text/csv"
-        assert "attachment" in response.headers["Content-Disposition"]
-        text = await response.text()
+    response, text = await _operator_get(harness, "/_bridge/usage.csv")
+    assert response.content_type == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(text)))
     totals = {(r["label"], r["route"]): r for r in rows if r["day"] == "total" and r["route"]}
     for (label, route), calls in session.calls.items():
@@ -143,10 +131,8 @@ async def test_the_page_shows_each_integration_escaped_and_no_secret(
     dashboard: tuple[Harness, Session],
 ) -> None:
     harness, _ = dashboard
-    async with harness.http.get(harness.url("/_bridge/"), headers=BEARER) as response:
-        assert response.status == 200
-        assert response.content_type == "text/html"
-        page = await response.text()
+    response, page = await _operator_get(harness, "/_bridge/")
+    assert response.content_type == "text/html"
     assert "<script" not in page.lower()
     assert HOSTILE_AGENT not in page  # shown escaped, never as markup
     assert "&lt;img src=&quot;https://evil.example/x.png&quot;" in page
@@ -184,8 +170,7 @@ async def test_the_report_command_text_has_a_sparkline_per_integration(
     dashboard: tuple[Harness, Session],
 ) -> None:
     harness, _ = dashboard
-    async with harness.http.get(harness.url("/_bridge/usage.json"), headers=BEARER) as response:
-        report = await response.json()
+    report = json.loads((await _operator_get(harness, "/_bridge/usage.json"))[1])
     text = render_report(report)
     assert text.splitlines()[0].startswith("3 integrations still block removing the bridge")
     assert "== noplan: retired-ready: quiet for 40 days" in text

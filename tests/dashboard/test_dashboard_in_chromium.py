@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -30,23 +29,11 @@ from tests.dashboard.session import (
     EXPECTED_STATES,
     HOSTILE_AGENT,
     Session,
-    run_session,
 )
 from tests.proxy.conftest import Harness
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
-
-
-@pytest.fixture
-async def dashboard(
-    make_harness: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
-) -> tuple[Harness, Session]:
-    monkeypatch.setenv("TEST_DASHBOARD_TOKEN", ADMIN_TOKEN)
-    harness: Harness = await make_harness(
-        admin_token_env="TEST_DASHBOARD_TOKEN", usage_trust_forwarded_for=True
-    )
-    return harness, await run_session(harness)
 
 
 async def _facts_on(page: Page) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from proxy.app import BRIDGE
 from proxy.cli import main
 from proxy.usage import utc_day
-from tests.proxy.conftest import FULL, READONLY, Harness
+from tests.dashboard.session import report_config, usage_in_redis
+from tests.proxy.conftest import FULL, READONLY
 
 
 async def test_report_prints_states_and_a_sparkline_per_integration(
@@ -27,21 +27,10 @@ async def test_report_prints_states_and_a_sparkline_per_integration(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     started = time.time()
-    redis = {"store_url": "redis://127.0.0.1:6379/0", "store_prefix": redis_prefix}
-    first: Harness = await make_harness(**redis)
-    second: Harness = await make_harness(**redis)
-    for harness in (first, second, first):
-        async with await harness.get("/v1/jobs", auth=FULL) as response:
-            assert response.status == 200
-    async with await second.get("/v1/applications?per_page=1", auth=READONLY) as response:
-        assert response.status == 200
-    for harness in (first, second):
-        await harness.bridge.app[BRIDGE].usage.flush()
-    config = tmp_path / "bridge.toml"
-    config.write_text(
-        f'store_url = "redis://127.0.0.1:6379/0"\nstore_prefix = "{redis_prefix}"\n'
-        'key_mode = "passthrough"\nretirement_quiet_days = 14\n'
-    )
+    calls = [(0, "/v1/jobs", FULL), (1, "/v1/jobs", FULL), (0, "/v1/jobs", FULL)]
+    calls.append((1, "/v1/applications?per_page=1", READONLY))
+    assert await usage_in_redis(make_harness, redis_prefix, calls) == [200] * 4
+    config = report_config(tmp_path, redis_prefix, "retirement_quiet_days = 14\n")
     capsys.readouterr()  # the session's log lines
     assert await asyncio.to_thread(main, ["report", "--config", str(config)]) == 0
     text = capsys.readouterr().out

@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxy.app import BRIDGE
 from proxy.cli import main
 from proxy.logs import configure_logging
+from tests.dashboard.session import report_config, usage_in_redis
 from tests.proxy.conftest import FULL, READONLY, Harness
 
 ADMIN = {"Authorization": "Bearer report-token"}
@@ -148,22 +148,10 @@ async def test_report_command_reads_what_replicas_wrote_to_redis(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    redis = {"store_url": "redis://127.0.0.1:6379/0", "store_prefix": redis_prefix}
-    first: Harness = await make_harness(**redis)
-    second: Harness = await make_harness(**redis)
-    async with await first.get("/v1/jobs", auth=FULL):
-        pass
-    async with await second.get("/v1/jobs", auth=FULL):
-        pass
-    async with await second.get("/v1/candidates?per_page=1", auth=READONLY):
-        pass
-    for harness in (first, second):
-        await harness.bridge.app[BRIDGE].usage.flush()
-    config = tmp_path / "bridge.toml"
-    config.write_text(
-        f'store_url = "redis://127.0.0.1:6379/0"\nstore_prefix = "{redis_prefix}"\n'
-        'key_mode = "passthrough"\n'
-    )
+    calls = [(0, "/v1/jobs", FULL), (1, "/v1/jobs", FULL)]
+    calls.append((1, "/v1/candidates?per_page=1", READONLY))
+    await usage_in_redis(make_harness, redis_prefix, calls)
+    config = report_config(tmp_path, redis_prefix)
     assert await asyncio.to_thread(main, ["report", "--config", str(config), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     routes = {
