@@ -25,7 +25,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,17 +53,11 @@ class CallLog:
 
     calls: list[tuple[float, int]] = field(default_factory=list)
 
-    def record(
-        self,
-        method: str,
-        path: str,
-        route_template: str,
-        status: int,
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> None:
+    def record(self, method: str, path: str, template: str, status: int, *rest: Any) -> None:
+        """The sandbox's response observer (``sandbox.config.ResponseObserver``): the call's
+        time and status here, and the spec check every sandbox response gets."""
         self.calls.append((time.monotonic(), status))
-        SPEC_RECORDER.record(method, path, route_template, status, headers, body)
+        SPEC_RECORDER.record(method, path, template, status, *rest)
 
     def busiest_window(self) -> tuple[int, float]:
         """The most calls v2 served within any WINDOW_SECONDS, and when that window began."""
@@ -142,18 +136,23 @@ async def _faults(redis: OwnRedis, replicas: list[BridgeProcess], started: float
         await asyncio.sleep(max(0.0, started + moment - time.monotonic()))
 
     seen: list[Any] = []
-    await at(8)
-    redis.kill()
-    await at(12)
-    seen.append(("killed", await _readiness(replicas[0])))
-    await at(16)
-    redis.restart_empty()
-    await at(24)
-    redis.hang()
-    await at(27)
-    seen.append(("hung", await _readiness(replicas[1])))
-    await at(30)
-    redis.resume()
+
+    async def ask_readiness(outage: str, replica: BridgeProcess) -> None:
+        seen.append((outage, await _readiness(replica)))
+
+    steps: list[tuple[float, Callable[[], object]]] = [
+        (8, redis.kill),
+        (12, lambda: ask_readiness("killed", replicas[0])),
+        (16, redis.restart_empty),
+        (24, redis.hang),
+        (27, lambda: ask_readiness("hung", replicas[1])),
+        (30, redis.resume),
+    ]
+    for moment, step in steps:
+        await at(moment)
+        done = step()
+        if asyncio.iscoroutine(done):
+            await done
     flaps = [36.0, 40.0, 44.0, 48.0] + ([60.0 + 10 * n for n in range(16)] if LONG else [])
     for moment in flaps:
         await at(moment)
