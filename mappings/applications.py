@@ -5,7 +5,10 @@ Changes from v1 to v2, each undone here:
   ``experience``, ``assignment``, ``pronouns`` and the social links became top-level
   fields. v1 ``content`` is rebuilt from both; v1 writes are split back over both.
 - ``candidate`` (an id or, here, an object) became flat personal fields.
-- ``job`` became ``vacancy_id``; the embedded job comes from ``include[]=vacancy``.
+- ``job`` became ``vacancy_id``. The embedded job is the whole vacancy (location,
+  department, candidate count: the job ``GET /v1/jobs/{id}`` answers) when the shell
+  holds it (contract §6 rev 2, ``proxy.embeds``), else the vacancy of
+  ``include[]=vacancy``, which carries none of those three.
 - the stage is a ``{"name"}`` object in v2; v1 shows and takes the name.
 - v1 updates resent the whole object; v2 PATCH changes only the fields sent. Fields
   the client left out, or sent as null, are not sent, so nothing is cleared by
@@ -385,10 +388,41 @@ def unknown_members(body: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in body if k not in known)
 
 
-def applications_page_to_v1(items: Sequence[JobApplication]) -> list[dict[str, Any]]:
-    """The items of one v2 list answer as v1 applications (each vacancy translated once)."""
+def vacancy_id_of(application: JobApplication) -> str | None:
+    """The id of the application's vacancy (``vacancy_id``, else the embedded one's)."""
+    if application.vacancy_id is not None:
+        return application.vacancy_id
+    return application.vacancy.id if application.vacancy is not None else None
+
+
+def vacancy_ids_of(items: Iterable[JobApplication]) -> list[str]:
+    """The distinct vacancies of some applications, in order: the jobs to embed."""
+    found = (vacancy_id_of(item) for item in items)
+    return list(dict.fromkeys(v for v in found if v is not None))
+
+
+def held_vacancy(
+    application: JobApplication, vacancies: Mapping[str, Vacancy] | None
+) -> Vacancy | None:
+    """The whole vacancy held for the application's job, if any (else its embed is used)."""
+    vacancy_id = vacancy_id_of(application)
+    if vacancies is None or vacancy_id is None:
+        return None
+    return vacancies.get(vacancy_id)
+
+
+def applications_page_to_v1(
+    items: Sequence[JobApplication], vacancies: Mapping[str, Vacancy] | None = None
+) -> list[dict[str, Any]]:
+    """The items of one v2 list answer as v1 applications (each vacancy translated once).
+
+    ``vacancies``: whole vacancies by id (read with the job includes); an item whose
+    vacancy is among them embeds it as the whole job, the others their list embed.
+    """
     jobs: dict[str, dict[str, Any]] = {}
-    return [application_summary_to_v1(item, jobs=jobs) for item in items]
+    return [
+        application_summary_to_v1(item, held_vacancy(item, vacancies), jobs=jobs) for item in items
+    ]
 
 
 def sent_as_answer(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,9 +27,9 @@ from typing import Any, Final
 from mappings.dates import to_unix_seconds
 from mappings.errors import ParamError, V1ValidationError
 from mappings.memo import SizedMemo
-from mappings.pagination import PageCall
+from mappings.pagination import V2_MAX_PER_PAGE, PageCall
 from mappings.plan import SCOPE_VACANCIES_READ, V2Request
-from mappings.v2_models import Vacancy
+from mappings.v2_models import PageMeta, Vacancy
 
 JOB_INCLUDES: Final = ("location", "department", "total_candidate_count")
 V1_TO_V2_STATUS: Final = {
@@ -133,6 +133,28 @@ def list_vacancies_request(call: PageCall, status_filter: str | None) -> V2Reque
         query.append(("filter[status]", status_filter))
     query.extend(_include_query())
     return V2Request("GET", "/vacancies", tuple(query), scopes=(SCOPE_VACANCIES_READ,))
+
+
+def whole_list_request(page: int) -> V2Request:
+    """One page of the key's whole vacancy list (every status, 100 a page, the includes a
+    job needs): what embeds whole jobs in applications (contract §6 rev 2). The call is
+    the one ``GET /v1/jobs?per_page=100&page=N`` plans, so both share the read cache."""
+    return list_vacancies_request(PageCall(page, V2_MAX_PER_PAGE), None)
+
+
+def whole_list_continues(page: int, shown: int, meta: PageMeta | None) -> bool:
+    """Whether page ``page`` of the whole vacancy list (``shown`` items) has a next page.
+
+    v2 guarantees no ``meta``: without ``last_page`` or ``total``, a full page may have a
+    next one (an empty page then ends the list). An empty page always ends it.
+    """
+    if shown == 0:
+        return False
+    if meta is not None and meta.last_page is not None:
+        return page < meta.last_page
+    if meta is not None and meta.total is not None:
+        return page * V2_MAX_PER_PAGE < meta.total
+    return shown >= V2_MAX_PER_PAGE
 
 
 def get_vacancy_request(vacancy_id: str) -> V2Request:

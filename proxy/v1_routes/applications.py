@@ -12,12 +12,13 @@ from aiohttp import web
 from mappings import applications
 from mappings.errors import NotFound, ParamError, V1Error, V1ValidationError
 from mappings.forms import expand_values
+from mappings.pagination import Window
 from mappings.plan import V2Request
 from mappings.v2_models import ApplicationPage, JobApplication, OneApplication
 from proxy.calls import fetch, fetch_window, log_degraded, write
 from proxy.candidates import person_of_candidate
 from proxy.context import context_of
-from proxy.embeds import vacancy_or_none
+from proxy.embeds import vacancies_to_embed, vacancy_or_none
 from proxy.paging import page_answer, window_of
 from proxy.state import BRIDGE, json_response
 from proxy.store import StoreError
@@ -26,6 +27,21 @@ from proxy.v1_input import declared_query, path_id, read_body
 
 def _now() -> int:
     return int(time.time())
+
+
+async def _applications_window(
+    request: web.Request, filters: applications.ApplicationFilters, *, embed: bool
+) -> tuple[Window, list[JobApplication], int, bool | None]:
+    """The v1 window the request asks for over v2's job applications: the window, its
+    applications, the list's total and (when v2 gave no total) whether more follow."""
+    window = await window_of(request)
+    found, total, has_more = await fetch_window(
+        request,
+        window,
+        lambda call: applications.list_applications_request(call, filters, embed=embed),
+        ApplicationPage,
+    )
+    return window, found, total, has_more
 
 
 async def _list_applications_as(
@@ -37,26 +53,21 @@ async def _list_applications_as(
 ) -> web.Response:
     """A v1 window over v2's job applications, shown as ``to_v1`` makes them (also the
     candidates list: one candidate per application)."""
-    window = await window_of(request)
-    found, total, has_more = await fetch_window(
-        request,
-        window,
-        lambda call: applications.list_applications_request(call, filters, embed=embed),
-        ApplicationPage,
-    )
+    window, found, total, has_more = await _applications_window(request, filters, embed=embed)
     return await page_answer(request, window, to_v1(found), total, has_more)
 
 
 async def list_applications(request: web.Request) -> web.Response:
-    return await _list_applications_as(
-        request,
-        applications.application_filters(declared_query(request)),
-        embed=True,
-        to_v1=applications.applications_page_to_v1,
-    )
+    """Each item's job is the whole job when the bridge holds its vacancy (§6 rev 2)."""
+    filters = applications.application_filters(declared_query(request))
+    window, found, total, has_more = await _applications_window(request, filters, embed=True)
+    vacancies = await vacancies_to_embed(request, applications.vacancy_ids_of(found))
+    items = applications.applications_page_to_v1(found, vacancies)
+    return await page_answer(request, window, items, total, has_more)
 
 
 async def get_application(request: web.Request) -> web.Response:
+    """The job is the whole job when the bridge holds its vacancy (§6 rev 2)."""
     application_id = path_id(request, "id", "application")
     with_notes = "notes" in expand_values(declared_query(request))
     found = await fetch(
@@ -65,8 +76,14 @@ async def get_application(request: web.Request) -> web.Response:
         OneApplication,
         not_found=f"No such application: {application_id}",
     )
+    vacancies = await vacancies_to_embed(request, applications.vacancy_ids_of([found.data]))
     return json_response(
-        applications.application_to_v1(found.data, issued_at=_now(), with_notes=with_notes)
+        applications.application_to_v1(
+            found.data,
+            issued_at=_now(),
+            vacancy=applications.held_vacancy(found.data, vacancies),
+            with_notes=with_notes,
+        )
     )
 
 

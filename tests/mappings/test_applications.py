@@ -11,12 +11,15 @@ from mappings.applications import (
     application_filters,
     application_summary_to_v1,
     application_to_v1,
+    applications_page_to_v1,
     candidate_reference,
     create_application_request,
     get_application_request,
+    held_vacancy,
     list_applications_request,
     unknown_members,
     update_application_request,
+    vacancy_ids_of,
 )
 from mappings.errors import V1ValidationError
 from mappings.forms import decode_bracket_pairs
@@ -143,6 +146,40 @@ def _item(payload: dict[str, Any]) -> Any:
     return page.data[0]
 
 
+# What v2's include[]=vacancy embeds: the vacancy's base fields only, none of its own
+# includes (so no location, department, stages or candidate count).
+EMBEDDED_VACANCY: dict[str, Any] = {
+    k: v
+    for k, v in PUBLIC_VACANCY.items()
+    if k not in ("location", "department", "stages", "total_candidate_count")
+}
+# The job that embed becomes: what the bridge shows when it holds no whole vacancy.
+EMBEDDED_JOB: dict[str, Any] = {
+    **PUBLIC_JOB,
+    "tmp_location": None,
+    "tmp_department": None,
+    "total_candidate_count": None,
+}
+PRIYA_SUMMARY: dict[str, Any] = {
+    "id": "ap_Q8mZr1xYtB4nL0pKc7Vd",
+    "candidate": PRIYA_CANDIDATE,
+    "job": PUBLIC_JOB,
+    "stage": "New",
+    "rating": 0.0,
+    "sourced": False,
+    "disqualified": False,
+    "created_at": 1696240800,
+    "hired_at": None,
+    "first_reply_at": None,
+    "homerun_url": "https://app.homerun.co/candidates/ap_Q8mZr1xYtB4nL0pKc7Vd",
+}
+
+
+def _held(*vacancies: dict[str, Any]) -> dict[str, Any]:
+    """Whole vacancies (read with the job includes) by id, as the shell holds them."""
+    return {v["id"]: OneVacancy.model_validate({"data": v}).data for v in vacancies}
+
+
 APPLICATION_GOLDENS: list[Golden] = [
     Golden(
         "detail without expand: content order, stage name, job from vacancy, files, no notes",
@@ -248,20 +285,42 @@ APPLICATION_GOLDENS: list[Golden] = [
     Golden(
         "list item: summary without content and files",
         lambda: application_summary_to_v1(_item(LIST_ITEM)),
-        {
-            "id": "ap_Q8mZr1xYtB4nL0pKc7Vd",
-            "candidate": PRIYA_CANDIDATE,
-            "job": PUBLIC_JOB,
-            "stage": "New",
-            "rating": 0.0,
-            "sourced": False,
-            "disqualified": False,
-            "created_at": 1696240800,
-            "hired_at": None,
-            "first_reply_at": None,
-            "homerun_url": "https://app.homerun.co/candidates/ap_Q8mZr1xYtB4nL0pKc7Vd",
-        },
+        PRIYA_SUMMARY,
         v1_models.ApplicationSummary,
+    ),
+    Golden(
+        "list item, its vacancy held whole: the job GET /v1/jobs/{id} answers (§6 rev 2)",
+        lambda: applications_page_to_v1(
+            [_item({**LIST_ITEM, "vacancy": EMBEDDED_VACANCY})], _held(PUBLIC_VACANCY)
+        )[0],
+        PRIYA_SUMMARY,
+        v1_models.ApplicationSummary,
+    ),
+    Golden(
+        "list item, its vacancy not held: v2's embed (no location, department, count)",
+        lambda: applications_page_to_v1([_item({**LIST_ITEM, "vacancy": EMBEDDED_VACANCY})])[0],
+        {**PRIYA_SUMMARY, "job": EMBEDDED_JOB},
+        v1_models.ApplicationSummary,
+    ),
+    Golden(
+        "detail, its vacancy held whole: the whole job",
+        lambda: application_to_v1(
+            _detail(APPLICATION_DETAIL, vacancy=EMBEDDED_VACANCY),
+            issued_at=ISSUED_AT,
+            vacancy=held_vacancy(
+                _detail(APPLICATION_DETAIL, vacancy=EMBEDDED_VACANCY), _held(PUBLIC_VACANCY)
+            ),
+        ),
+        SANNE_APPLICATION,
+        v1_models.Application,
+    ),
+    Golden(
+        "detail, its vacancy not held: v2's embed",
+        lambda: application_to_v1(
+            _detail(APPLICATION_DETAIL, vacancy=EMBEDDED_VACANCY), issued_at=ISSUED_AT
+        ),
+        {**SANNE_APPLICATION, "job": EMBEDDED_JOB},
+        v1_models.Application,
     ),
 ]
 
@@ -870,3 +929,37 @@ def test_a_page_translates_each_vacancy_once_and_answers_as_item_by_item(
     assert module.applications_page_to_v1(items) == one_by_one
     assert sorted(translated) == sorted({PUBLIC_VACANCY["id"], other_vacancy["id"]})
     assert [a["job"]["title"] for a in one_by_one] == [PUBLIC_VACANCY["title"]] * 4 + ["Other"]
+
+
+def test_a_page_embeds_each_job_whole_when_held_else_as_v2_embeds_it() -> None:
+    other = {**PUBLIC_VACANCY, "id": "job_Other00000000000000", "title": "Other"}
+    gone = "job_Gone000000000000000"
+    items = [
+        _item({**LIST_ITEM, "vacancy": EMBEDDED_VACANCY}),  # held
+        _item({**LIST_ITEM, "id": "ap_Talent", "vacancy_id": None, "vacancy": None}),
+        _item({**LIST_ITEM, "id": "ap_Other", "vacancy_id": other["id"], "vacancy": None}),
+        # sparse: only the embed names the vacancy; held, so whole
+        _item({**LIST_ITEM, "id": "ap_Sparse", "vacancy_id": None, "vacancy": EMBEDDED_VACANCY}),
+        _item({**LIST_ITEM, "id": "ap_Gone", "vacancy_id": gone, "vacancy": None}),  # not held
+    ]
+    assert vacancy_ids_of(items) == [PUBLIC_VACANCY["id"], other["id"], gone]
+    jobs = [item["job"] for item in applications_page_to_v1(items, _held(PUBLIC_VACANCY, other))]
+    assert jobs[0] == jobs[3] == PUBLIC_JOB
+    assert jobs[1] is None
+    assert jobs[2] == {**PUBLIC_JOB, "id": other["id"], "title": "Other",
+                       "seo_content": {**PUBLIC_JOB["seo_content"], "title": "Other"}}  # fmt: skip
+    assert jobs[4] is not None and jobs[4]["id"] == gone and jobs[4]["title"] == ""
+    # Nothing held: each item as v2 embedded it (the two unreadable ones by id only).
+    bare = [item["job"] for item in applications_page_to_v1(items)]
+    assert bare[0] == bare[3] == EMBEDDED_JOB
+    assert bare[2] is not None and bare[2]["tmp_location"] is None and bare[2]["title"] == ""
+
+
+def test_held_vacancy_is_found_by_the_applications_vacancy_id() -> None:
+    held = _held(PUBLIC_VACANCY)
+    assert held_vacancy(_item(LIST_ITEM), held) is held[PUBLIC_VACANCY["id"]]
+    assert held_vacancy(_item(LIST_ITEM), None) is None
+    assert held_vacancy(_item(LIST_ITEM), {}) is None
+    talent = _item({**LIST_ITEM, "vacancy_id": None, "vacancy": None})
+    assert held_vacancy(talent, held) is None
+    assert vacancy_ids_of([talent]) == []

@@ -14,10 +14,12 @@ from mappings.jobs import (
     plain_text,
     v2_status_filter,
     vacancy_to_job,
+    whole_list_continues,
+    whole_list_request,
 )
-from mappings.pagination import PageCall
+from mappings.pagination import PageCall, parse_window, plan_page_window
 from mappings.plan import V2Request
-from mappings.v2_models import OneVacancy, VacancyPage
+from mappings.v2_models import OneVacancy, PageMeta, VacancyPage
 from tests.mappings.golden import Golden, params
 from tests.mappings.payloads import PUBLIC_JOB, PUBLIC_VACANCY
 
@@ -327,3 +329,48 @@ def test_status_accepts_v2_word_public_as_open() -> None:
     from mappings.jobs import v2_status_filter
 
     assert v2_status_filter([("status", "public,open")]) == "public"
+
+
+# --- the whole vacancy list: read to embed whole jobs in applications (§6 rev 2) -------------
+
+
+def test_a_page_of_the_whole_list_is_the_job_list_call_of_per_page_100() -> None:
+    """Every status, 100 a page, the job includes: the very call ``GET /v1/jobs?per_page=100
+    &page=N`` plans, so the two share one entry of the read cache."""
+    for page in (1, 2, 7):
+        window = parse_window([("per_page", "100"), ("page", str(page))])
+        (planned,) = plan_page_window(window)
+        assert whole_list_request(page) == list_vacancies_request(planned, None)
+        assert whole_list_request(page) == V2Request(
+            "GET",
+            "/vacancies",
+            (("page", str(page)), ("perPage", "100"), *JOB_INCLUDES),
+            scopes=("vacancies:read",),
+        )
+
+
+@pytest.mark.parametrize(
+    ("page", "shown", "meta", "continues"),
+    [
+        # last_page says it, whatever the count.
+        (1, 100, {"last_page": 2, "total": 150}, True),
+        (2, 50, {"last_page": 2, "total": 150}, False),
+        (1, 100, {"last_page": 1}, False),
+        # total only: pages of 100 until it is covered.
+        (1, 100, {"total": 200}, True),
+        (2, 100, {"total": 200}, False),
+        (2, 100, {"total": 201}, True),
+        # no meta (v2 guarantees none): a full page may have a next one.
+        (1, 100, None, True),
+        (3, 99, None, False),
+        (1, 100, {"current_page": 1}, True),
+        # an empty page ends the list, whatever meta claims.
+        (4, 0, {"last_page": 9, "total": 900}, False),
+        (2, 0, None, False),
+    ],
+)
+def test_the_whole_list_continues_while_v2_says_or_a_page_is_full(
+    page: int, shown: int, meta: dict[str, Any] | None, continues: bool
+) -> None:
+    parsed = None if meta is None else PageMeta.model_validate(meta)
+    assert whole_list_continues(page, shown, parsed) is continues
