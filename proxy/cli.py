@@ -1,6 +1,7 @@
 """``homerun-bridge``: serve the bridge, run the demo or the sandbox, manage keys.
 
-homerun-bridge serve [--config FILE]          the bridge, configured by file/env
+homerun-bridge serve [--config FILE] [--workers N]
+                                              the bridge, configured by file/env
 homerun-bridge demo [--port 8080] [--sandbox-port 8081]
                                               the bridge in front of an embedded sandbox
 homerun-bridge sandbox --port 8081 [...]      the API v2 simulator alone
@@ -40,6 +41,7 @@ from proxy.lifecycle import (
 from proxy.logs import configure_logging
 from proxy.state import BRIDGE
 from proxy.tracing import configure_tracing
+from proxy.workers import WorkerSlot, require_reuse_port, supervise
 
 DEMO_KEYS = (
     ("demo-v1", "demo-v1-key", "HOMERUN_BRIDGE_DEMO_V2_KEY", "demo-v2-key"),
@@ -63,10 +65,13 @@ async def _serve_until_stopped(
     *apps: tuple[web.Application, str, int],
     on_hangup: Callable[[], object] | None = None,
     idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    worker: WorkerSlot | None = None,
 ) -> None:
     """Run apps until SIGINT/SIGTERM, then shut the bridges down within their
     ``shutdown_grace_seconds`` plus one second (``proxy.lifecycle``), then the rest (the
-    demo's sandbox). SIGHUP calls ``on_hangup``.
+    demo's sandbox). SIGHUP calls ``on_hangup``. As one of several ``worker`` processes
+    (``proxy.workers``), the bridge's socket shares its port (``SO_REUSEPORT``) and the
+    supervisor hears when it listens.
 
     A bridge's handlers are cancelled when their client disconnects
     (``handler_cancellation``: the upstream client shields writes), and its listener
@@ -107,7 +112,10 @@ async def _serve_until_stopped(
                 else []
             )
             refused = bridge.metrics.client_connections_refused.inc
-            await CappedSite(runner, host, port, cap, refused, sunset).start()
+            site = CappedSite(
+                runner, host, port, cap, refused, sunset, reuse_port=worker is not None
+            )
+            await site.start()
             bridges.append(runner)
         else:
             await web.TCPSite(runner, host, port).start()
@@ -123,25 +131,55 @@ async def _serve_until_stopped(
     if on_hangup is not None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    if worker is not None:
+        worker.report_listening()
     await stop.wait()
     await shut_down(bridges, others, grace)
 
 
+def _serve_options(args: argparse.Namespace) -> list[str]:
+    """The ``serve`` options as given, for a worker to load the same settings."""
+    options = []
+    for flag, value in (
+        ("--config", args.config and args.config.resolve()),
+        ("--host", args.host),
+        ("--port", args.port),
+        ("--workers", args.workers),
+    ):
+        if value is not None:
+            options += [flag, str(value)]
+    return options
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
-    settings, keys = _load(args.config, host=args.host, port=args.port)
+    settings, keys = _load(args.config, host=args.host, port=args.port, workers=args.workers)
     configure_logging(settings.log_level, settings.log_format)
+    worker = WorkerSlot.from_environment()
+    if worker is None and settings.workers > 1:
+        require_reuse_port(settings.workers)
+        print(
+            f"homerun-bridge: {settings.workers} workers listening on "
+            f"http://{settings.host}:{settings.port} -> {settings.upstream_url}",
+            file=sys.stderr,
+        )
+        return supervise(settings, [sys.executable, "-m", "proxy", "serve", *_serve_options(args)])
+    if worker is not None:
+        worker.follow_supervisor()
+        worker.bind_log_context()
+    else:
+        print(
+            f"homerun-bridge listening on http://{settings.host}:{settings.port} "
+            f"-> {settings.upstream_url}",
+            file=sys.stderr,
+        )
     configure_tracing()
-    print(
-        f"homerun-bridge listening on http://{settings.host}:{settings.port} "
-        f"-> {settings.upstream_url}",
-        file=sys.stderr,
-    )
     app = create_app(settings, keys)
     asyncio.run(
         _serve_until_stopped(
             (app, settings.host, settings.port),
             on_hangup=lambda: reload_key_map(app, lambda: _load(args.config)[1]),
             idle_timeout=settings.idle_timeout_seconds,
+            worker=worker,
         )
     )
     return 0
@@ -198,10 +236,12 @@ def _cmd_hash_key(args: argparse.Namespace) -> int:
 def _cmd_check_config(args: argparse.Namespace) -> int:
     from proxy import browsers
 
-    settings, keys = _load(args.config)
+    settings, keys = _load(args.config, workers=args.workers)
+    require_reuse_port(settings.workers)
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
     print(
         f"configuration OK: {len(keys.labels)} key(s) ({', '.join(keys.labels) or 'passthrough'}), "
-        f"upstream {settings.upstream_url}, store {settings.store_url.split('@')[-1]}"
+        f"upstream {settings.upstream_url}, store {settings.store_url.split('@')[-1]}{workers}"
     )
     print(browsers.describe(settings))
     return 0
@@ -262,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="TOML configuration file")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes sharing the port (overrides the workers setting; >1 needs Redis)",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     demo = commands.add_parser("demo", help="run the bridge in front of an embedded sandbox")
@@ -294,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("--config", type=Path)
+    check.add_argument("--workers", type=int, metavar="N", help="as serve --workers")
     check.set_defaults(func=_cmd_check_config)
     return parser
 

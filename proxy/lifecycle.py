@@ -395,7 +395,8 @@ class ConnectionGate:
 
 
 class CappedSite(web.TCPSite):
-    """A TCP site whose connections pass a :class:`ConnectionGate`."""
+    """A TCP site whose connections pass a :class:`ConnectionGate`; with ``reuse_port``
+    its socket shares the port with other processes' (``proxy.workers``)."""
 
     def __init__(
         self,
@@ -405,8 +406,10 @@ class CappedSite(web.TCPSite):
         limit: int,
         on_refused: Callable[[], object] | None = None,
         headers: Sequence[tuple[str, str]] = (),
+        *,
+        reuse_port: bool = False,
     ) -> None:
-        super().__init__(runner, host, port)
+        super().__init__(runner, host, port, reuse_port=reuse_port or None)
         self.limit = limit
         self.gate: ConnectionGate | None = None
         self._on_refused = on_refused
@@ -420,7 +423,7 @@ class CappedSite(web.TCPSite):
         self.gate = ConnectionGate(server, self.limit, self._on_refused, self._headers)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            self.gate, self._host, self._port, backlog=self._backlog
+            self.gate, self._host, self._port, backlog=self._backlog, reuse_port=self._reuse_port
         )
 
 

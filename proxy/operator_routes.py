@@ -16,13 +16,19 @@ from proxy.state import BRIDGE, json_response
 from proxy.store import StoreError
 from proxy.upstream_response import UpstreamResponse
 from proxy.usage import migration_report
+from proxy.workers import WorkerSlot
 
 READINESS_TIMEOUT_SECONDS = 5.0
+_WORKER = WorkerSlot.from_environment()
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """The process is alive and serving."""
-    return json_response({"status": "ok"})
+    """The process is alive and serving. One of several workers (``proxy.workers``) says
+    which answered (``X-Bridge-Worker: index/pid``): each has its own ``/metrics``."""
+    response = json_response({"status": "ok"})
+    if _WORKER is not None:
+        response.headers["X-Bridge-Worker"] = _WORKER.label
+    return response
 
 
 async def readyz(request: web.Request) -> web.Response:
