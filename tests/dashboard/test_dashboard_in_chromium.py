@@ -22,14 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.chromium import headless_chromium
-from tests.dashboard.session import (
-    ADMIN_TOKEN,
-    CAREERS_AGENT,
-    EXPECTED_BLOCKING,
-    EXPECTED_STATES,
-    HOSTILE_AGENT,
-    Session,
-)
+from tests.dashboard import session as scripted
 from tests.proxy.conftest import Harness
 
 if TYPE_CHECKING:
@@ -62,11 +55,11 @@ async def _facts_on(page: Page) -> dict[str, Any]:
     return facts
 
 
-def _assert_facts(facts: dict[str, Any], session: Session) -> None:
+def _assert_facts(facts: dict[str, Any], session: scripted.Session) -> None:
     assert facts["summary"] == (
-        "3 integrations still block removing the bridge: " + ", ".join(EXPECTED_BLOCKING)
+        "3 integrations still block removing the bridge: " + ", ".join(scripted.EXPECTED_BLOCKING)
     )
-    for label, state in EXPECTED_STATES.items():
+    for label, state in scripted.EXPECTED_STATES.items():
         assert facts[label]["state"] == state, label
         assert facts[label]["bars"] == 90, label  # one bar per day of the chart
     assert facts["nonotes"]["state_text"] == "quiet for 5 days"
@@ -77,8 +70,9 @@ def _assert_facts(facts: dict[str, Any], session: Session) -> None:
         for status_class in ("2xx", "4xx", "5xx"):
             assert shown[status_class] == session.statuses[(label, route)][status_class]
     assert facts["careers-site"]["total"] == 4 and facts["hr-sync"]["total"] == 2
-    assert facts["careers-site"]["agents"] == [CAREERS_AGENT]
-    assert facts["hr-sync"]["agents"] == [HOSTILE_AGENT]  # shown as text, not run as markup
+    assert facts["careers-site"]["agents"] == [scripted.CAREERS_AGENT]
+    # The hostile agent is shown as text, not run as markup.
+    assert facts["hr-sync"]["agents"] == [scripted.HOSTILE_AGENT]
 
 
 async def _open(
@@ -86,7 +80,7 @@ async def _open(
 ) -> tuple[dict[str, Any], list[str], list[str]]:
     context = await browser.new_context(
         java_script_enabled=javascript,
-        http_credentials={"username": "operator", "password": ADMIN_TOKEN},
+        http_credentials={"username": "operator", "password": scripted.ADMIN_TOKEN},
         viewport={"width": 1280, "height": 900},
     )
     requested: list[str] = []
@@ -110,7 +104,7 @@ async def _open(
 
 
 async def test_the_dashboard_in_chromium(
-    dashboard: tuple[Harness, Session], tmp_path: Path
+    dashboard: tuple[Harness, scripted.Session], tmp_path: Path
 ) -> None:
     harness, session = dashboard
     url = harness.url("/_bridge/")

@@ -1,7 +1,7 @@
 """``homerun-bridge report`` prints the dashboard's facts in the terminal: after two replicas
-sharing the real Redis answered several integrations, the command reads the store and
-prints the summary, each integration's state and a 90-day sparkline (``--json``: the same
-facts as ``/_bridge/usage.json``)."""
+sharing the real Redis answered several integrations, the command reads what both wrote
+to the store and prints the summary, each integration's state and a 90-day sparkline
+(``--json``: the same facts as ``/_bridge/usage.json``, calls per label and route)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ async def test_report_prints_states_and_a_sparkline_per_integration(
 ) -> None:
     started = time.time()
     calls = [(0, "/v1/jobs", FULL), (1, "/v1/jobs", FULL), (0, "/v1/jobs", FULL)]
-    calls.append((1, "/v1/applications?per_page=1", READONLY))
-    assert await usage_in_redis(make_harness, redis_prefix, calls) == [200] * 4
+    calls += [(1, "/v1/applications?per_page=1", READONLY), (1, "/v1/candidates", READONLY)]
+    assert await usage_in_redis(make_harness, redis_prefix, calls) == [200] * 5
     config = report_config(tmp_path, redis_prefix, "retirement_quiet_days = 14\n")
     capsys.readouterr()  # the session's log lines
     assert await asyncio.to_thread(main, ["report", "--config", str(config)]) == 0
@@ -45,5 +45,12 @@ async def test_report_prints_states_and_a_sparkline_per_integration(
     assert await asyncio.to_thread(main, ["report", "--config", str(config), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["quiet_days"] == 14
-    calls = {i["label"]: i["calls"] for i in report["integrations"]}
-    assert calls == {"careers-site": 3, "hr-sync": 1}
+    routes = {
+        i["label"]: {r["route"]: r["calls"] for r in i["routes"]} for i in report["integrations"]
+    }
+    assert routes == {
+        "careers-site": {"GET /v1/jobs": 3},
+        "hr-sync": {"GET /v1/applications": 1, "GET /v1/candidates": 1},
+    }
+    calls_by_label = {i["label"]: i["calls"] for i in report["integrations"]}
+    assert calls_by_label == {"careers-site": 3, "hr-sync": 2}

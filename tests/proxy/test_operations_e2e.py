@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxy.cli import main
 from proxy.logs import configure_logging
-from tests.dashboard.session import report_config, usage_in_redis
 from tests.proxy.conftest import FULL, READONLY, Harness
 
 ADMIN = {"Authorization": "Bearer report-token"}
@@ -140,24 +136,3 @@ async def test_logs_are_json_and_never_carry_a_secret(
     for secret in [*secrets, "demo-v1-kex", encoded, encoded.split()[1]]:
         assert secret not in text, f"{secret!r} reached a log line"
     assert os.environ.get("TEST_V2_FULL") not in text
-
-
-async def test_report_command_reads_what_replicas_wrote_to_redis(
-    make_harness: Callable[..., Any],
-    redis_prefix: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    calls = [(0, "/v1/jobs", FULL), (1, "/v1/jobs", FULL)]
-    calls.append((1, "/v1/candidates?per_page=1", READONLY))
-    await usage_in_redis(make_harness, redis_prefix, calls)
-    config = report_config(tmp_path, redis_prefix)
-    assert await asyncio.to_thread(main, ["report", "--config", str(config), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    routes = {
-        i["label"]: {r["route"]: r["calls"] for r in i["routes"]} for i in report["integrations"]
-    }
-    assert routes == {
-        "careers-site": {"GET /v1/jobs": 2},
-        "hr-sync": {"GET /v1/candidates": 1},
-    }
