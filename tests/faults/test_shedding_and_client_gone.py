@@ -121,6 +121,21 @@ async def test_a_read_whose_client_left_while_waiting_for_a_connection_is_never_
     assert _v2_requests(harness) - before == 1, "only the holder's read reached v2"
 
 
+async def _create_and_leave(harness: Harness, email: str) -> None:
+    """POST an application and leave after 0.3 s, long before v2 (slowed) answers it."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as impatient:
+        with pytest.raises(TimeoutError):
+            await impatient.post(
+                harness.url("/v1/applications"),
+                auth=FULL,
+                data={
+                    "candidate[first_name]": "Departed",
+                    "candidate[last_name]": "Client",
+                    "candidate[email]": email,
+                },
+            )
+
+
 async def test_a_write_whose_client_left_completes_is_logged_and_makes_the_cache_stale(
     make_harness: Callable[..., Any],
 ) -> None:
@@ -135,17 +150,7 @@ async def test_a_write_whose_client_left_completes_is_logged_and_makes_the_cache
     endpoint = ENDPOINTS["create"]
     await harness.faults(**endpoint.rule("latency", latency_ms=1500, count=1))
     with capture_logs() as logs:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as impatient:
-            with pytest.raises(TimeoutError):
-                await impatient.post(
-                    harness.url("/v1/applications"),
-                    auth=FULL,
-                    data={
-                        "candidate[first_name]": "Gone",
-                        "candidate[last_name]": "Client",
-                        "candidate[email]": "gone@example.com",
-                    },
-                )
+        await _create_and_leave(harness, "gone@example.com")
         for _ in range(100):  # the shielded write ends after the sandbox's 1.5 s
             if any(line["event"] == "upstream.write_completed_client_gone" for line in logs):
                 break
@@ -169,17 +174,7 @@ async def test_closing_the_upstream_client_lets_a_departed_clients_write_finish(
     applications_before = len(state.applications)
     await harness.faults(**ENDPOINTS["create"].rule("latency", latency_ms=1000, count=1))
     with capture_logs() as logs:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as impatient:
-            with pytest.raises(TimeoutError):
-                await impatient.post(
-                    harness.url("/v1/applications"),
-                    auth=FULL,
-                    data={
-                        "candidate[first_name]": "Shut",
-                        "candidate[last_name]": "Down",
-                        "candidate[email]": "shutdown@example.com",
-                    },
-                )
+        await _create_and_leave(harness, "shutdown@example.com")
         # What the app's cleanup does at shutdown: the write in flight is awaited, not cut.
         await harness.bridge.app[BRIDGE].upstream.close()
     assert len(state.applications) == applications_before + 1
