@@ -15,7 +15,8 @@ the operator surface is not for browsers on other origins.
 Answers of at least ``gzip_min_bytes`` are gzip-compressed by aiohttp itself
 (``enable_compression``) when the request's ``Accept-Encoding`` allows gzip; aiohttp then
 sets ``Content-Length`` to the compressed size. Such answers say ``Vary: Accept-Encoding``
-whether or not this client took gzip, so a shared cache keeps the two apart.
+whether or not this client took gzip, so a shared cache keeps the two apart. An answer
+kept rendered (``proxy.rendered``) is sent from its own gzip copy, compressed once.
 
 The middleware is the outermost one: it sees the final answer, whichever layer built it.
 """
@@ -34,6 +35,7 @@ from aiohttp.web_response import ContentCoding
 
 from proxy.config import BridgeSettings
 from proxy.context import request_id_for
+from proxy.rendered import RenderedResponse
 from proxy.state import BRIDGE, DEPRECATION, DEPRECATION_LINK
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -165,6 +167,9 @@ class BrowserAnswers:
         response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = EXPOSE_HEADERS
 
     def _compress(self, request: web.Request, response: web.StreamResponse) -> None:
+        if isinstance(response, RenderedResponse):
+            self._send_rendered(request, response)
+            return
         if not isinstance(response, web.Response) or hdrs.CONTENT_ENCODING in response.headers:
             return
         body = response.body
@@ -173,6 +178,15 @@ class BrowserAnswers:
         add_vary(response, "Accept-Encoding")
         if accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING, "")):
             response.enable_compression(ContentCoding.gzip)
+
+    def _send_rendered(self, request: web.Request, response: RenderedResponse) -> None:
+        """A kept answer (``proxy.rendered``) as any large answer is sent, from its own
+        gzip copy (compressed once); its 304 varies as its 200 does."""
+        if len(response.answer.body) < self.gzip_min_bytes:
+            return
+        add_vary(response, "Accept-Encoding")
+        if accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING, "")):
+            response.send_gzipped()
 
 
 def describe(settings: BridgeSettings) -> str:

@@ -21,7 +21,9 @@ this replica stops serving the stale entries at once; until the shared bump succ
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, TypeVar
@@ -43,21 +45,26 @@ log = structlog.get_logger("homerun_bridge.cache")
 
 
 class Cached:
-    """A stored successful answer: status and body."""
+    """A stored successful answer: status, body and until when the store keeps it (Unix
+    time), so that what is made from it (``proxy.rendered``) lives no longer."""
 
-    __slots__ = ("body", "status")
+    __slots__ = ("body", "kept_until", "status")
 
-    def __init__(self, status: int, body: bytes) -> None:
+    def __init__(self, status: int, body: bytes, kept_until: float | None) -> None:
         self.status = status
         self.body = body
+        self.kept_until = kept_until
 
     def dump(self) -> bytes:
-        return str(self.status).encode() + b"\n" + self.body
+        head = f"{self.status} {self.kept_until!r}" if self.kept_until else str(self.status)
+        return head.encode() + b"\n" + self.body
 
     @classmethod
     def load(cls, raw: bytes) -> Cached:
-        status, _, body = raw.partition(b"\n")
-        return cls(int(status), body)
+        """An entry; one written without its expiry (an older bridge) has none."""
+        head, _, body = raw.partition(b"\n")
+        status, _, until = head.partition(b" ")
+        return cls(int(status), body, float(until) if until else None)
 
 
 Loader = Callable[[], Awaitable[UpstreamResponse]]
@@ -90,8 +97,9 @@ class ReadEconomy:
             and call.path.startswith(CACHED_PATH_PREFIXES)
         )
 
-    async def _cache_key(self, v2_key: str, call: V2Request) -> str | None:
-        """The entry's key, or None when the store cannot say the generation."""
+    async def generation(self, v2_key: str) -> str | None:
+        """The key's cache generation (shared, then local): a write through any replica
+        changes it. None when the store cannot say it (nothing cached is then used)."""
         kid = key_id(v2_key)
         try:
             if kid in self._owed:
@@ -100,8 +108,15 @@ class ReadEconomy:
             generation = (await self._store.get(f"gen:{kid}") or b"0").decode()
         except StoreError:
             return None
+        return f"{generation}.{self._local_generation[kid]}"
+
+    async def _cache_key(self, v2_key: str, call: V2Request) -> str | None:
+        """The entry's key, or None when the store cannot say the generation."""
+        generation = await self.generation(v2_key)
+        if generation is None:
+            return None
         digest = hashlib.sha256(call.cache_key.encode()).hexdigest()[:32]
-        return f"cache:{kid}:{generation}.{self._local_generation[kid]}:{digest}"
+        return f"cache:{key_id(v2_key)}:{generation}:{digest}"
 
     async def invalidate(self, v2_key: str) -> None:
         """A write through the bridge succeeded: cached reads of its key are stale.
@@ -131,7 +146,7 @@ class ReadEconomy:
                 raw = None
             if raw is not None:
                 hit = Cached.load(raw)
-                return cached_response(hit.status, hit.body), True
+                return cached_response(hit.status, hit.body, hit.kept_until), True
         # The call itself (not its text): two calls whose texts happen to be equal
         # never share an answer.
         flight_key = (key_id(v2_key), call.method, call.path, call.query, fresh)
@@ -170,17 +185,20 @@ class ReadEconomy:
     async def _load_and_keep(
         self, load: Loader, kid: str, cache_key: str | None
     ) -> UpstreamResponse:
+        """The call, and the answer kept when it may be (then it says until when)."""
         response = await load()
         if cache_key and response.status == 200:
             ttl = min(self.ttl_seconds, OUTAGE_TTL_SECONDS) if kid in self._owed else None
+            kept_until = time.time() + (ttl or self.ttl_seconds)
             try:
                 await self._store.set(
                     cache_key,
-                    Cached(response.status, response.body).dump(),
+                    Cached(response.status, response.body, kept_until).dump(),
                     ttl or self.ttl_seconds,
                 )
             except StoreError:
-                pass  # the answer stands; it is only not kept
+                return response  # the answer stands; it is only not kept
+            return dataclasses.replace(response, kept_until=kept_until)
         return response
 
 

@@ -49,7 +49,12 @@ async def fetch(
     bridge, ctx = request.app[BRIDGE], context_of(request)
     assert ctx.principal is not None
     fresh = "no-cache" in request.headers.get("Cache-Control", "").lower()
-    response = await bridge.upstream.send(ctx, ctx.principal.v2_key, call, fresh=fresh, **send)
+    try:
+        response = await bridge.upstream.send(ctx, ctx.principal.v2_key, call, fresh=fresh, **send)
+    except BaseException:
+        ctx.made_from(None)  # an answer made without this read (degraded) is never kept
+        raise
+    ctx.made_from(response.kept_until)
     if 200 <= response.status < 300:
         if response.cached:
             return decoded_hit(model, response.body, lambda: decode(model, response))
@@ -74,6 +79,7 @@ async def write(
     """
     bridge, ctx = request.app[BRIDGE], context_of(request)
     assert ctx.principal is not None
+    ctx.made_from(None)  # a write is never kept: its answer is not a cached read's
     response = await bridge.upstream.send(ctx, ctx.principal.v2_key, call, **send)
     if 200 <= response.status < 300:
         stored = sent() if callable(sent) else sent

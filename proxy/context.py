@@ -25,10 +25,30 @@ class RequestContext:
     cache_hit: bool = False
     rate_limit_wait: float = 0.0
     unknown_fields: list[str] = field(default_factory=list)
+    # What the answer was made from (``proxy.calls`` counts it): v2 answers the read cache
+    # holds (served from it, or just put in it) and until when it holds them all; any
+    # other v2 call. An answer made only of held reads may be kept rendered (proxy.rendered).
+    held_reads: int = 0
+    held_until: float = float("inf")
+    unheld_calls: int = 0
 
     @property
     def label(self) -> str:
         return self.principal.label if self.principal else "-"
+
+    def made_from(self, kept_until: float | None) -> None:
+        """Count one v2 answer the request's answer is made from."""
+        if kept_until is None:
+            self.unheld_calls += 1
+        else:
+            self.held_reads += 1
+            self.held_until = min(self.held_until, kept_until)
+
+    @property
+    def only_held_reads(self) -> bool:
+        """Whether the answer was made from v2 answers the read cache holds, and nothing
+        else v2 said."""
+        return self.held_reads > 0 and self.unheld_calls == 0
 
 
 CONTEXT_KEY: Final = web.RequestKey("homerun_bridge.context", RequestContext)

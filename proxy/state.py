@@ -9,7 +9,7 @@ included. Handlers, middleware and operator routes import these from here, and
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Final
 
@@ -20,6 +20,7 @@ from proxy.config import BridgeSettings
 from proxy.drafts import DraftBook
 from proxy.keys import KeyMap
 from proxy.metrics import BridgeMetrics
+from proxy.rendered import RenderedAnswers
 from proxy.store import Store
 from proxy.upstream import UpstreamClient
 from proxy.usage import UsageBook
@@ -44,6 +45,15 @@ class Bridge:
     drafts: DraftBook
     metrics: BridgeMetrics
     usage: UsageBook
+    # v1 answers kept rendered (proxy.rendered), sized by the settings.
+    rendered: RenderedAnswers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rendered = RenderedAnswers(
+            self.settings.rendered_answers,
+            self.metrics.registry,
+            gzip_min_bytes=self.settings.gzip_min_bytes,
+        )
 
 
 BRIDGE: Final = web.AppKey("bridge", Bridge)
