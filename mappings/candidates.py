@@ -6,7 +6,8 @@ Changes from v1 to v2, each undone here:
   so there is one candidate per application.
 - v1 created a candidate first and linked applications to it; v2 creates the person
   together with the application. ``POST /v1/candidates`` therefore stores a draft in
-  the bridge until an application uses it.
+  the bridge until an application uses it; from then on the draft answers with the
+  person of the first application made from it (:func:`used_draft_candidate`).
 - v2 requests take the personal fields flat (``first_name`` …) where v1 nested them
   under ``candidate[...]``.
 
@@ -123,6 +124,20 @@ def draft_candidate(body: Mapping[str, Any], draft_id: str, created_at: int) -> 
         **{f: fields.get(f) for f in PERSONAL_FIELDS},
         "created_at": created_at,
         "applications": [],
+    }
+
+
+def used_draft_candidate(draft: Mapping[str, Any], application: JobApplication) -> dict[str, Any]:
+    """A draft that an application used, as v1 candidate: the person as that application
+    holds it now (v2 is where the person is updated from then on), the draft's own id,
+    creation time and applications. A field v2 leaves out keeps the draft's value: v2's
+    answer cannot tell a field left out from one cleared."""
+    person = application_to_candidate(application)
+    return {
+        "id": draft["id"],
+        **{f: draft.get(f) if person[f] is None else person[f] for f in PERSONAL_FIELDS},
+        "created_at": draft.get("created_at"),
+        "applications": list(draft.get("applications") or []),
     }
 
 

@@ -17,6 +17,12 @@ or null) one becomes in v1:
   null. ``url_expires_at`` is always the issue time + 300 s.
 - a file that is null inside ``files`` is dropped; it takes no position, so the ids of
   the other files do not move.
+
+The id's position is the file's among the application's files of the same name. v2's
+answer to an upload shows the one file, not whether the name repeats (a candidate who
+applied on the careers page may well have sent a ``cv.pdf`` already): the shell reads the
+application's files once after an upload and answers the id the listing gives the
+newest file of that name (:func:`listed_upload`).
 """
 
 from __future__ import annotations
@@ -83,3 +89,14 @@ def upload_request(application_id: str) -> V2Request:
         scopes=(SCOPE_FILES_WRITE,),
         v1_params={"file": "file", "type": "type"},
     )
+
+
+def listed_upload(listed: Sequence[dict[str, Any]], name: str | None) -> dict[str, Any] | None:
+    """The v1 file of a listing read just after an upload that is the file uploaded: the
+    newest of its name (v2 appends), else the newest file when v2 left the names out."""
+    for entry in listed[::-1]:
+        if entry["name"] == name:
+            return entry
+    if listed and listed[-1]["name"] is None:
+        return listed[-1]
+    return None

@@ -9,6 +9,9 @@
   v2 guarantees neither member: a missing one hashes as ``""``, so the n-th undated note
   (unnamed file) of an application keeps its id while v2 keeps their order; items that
   are null in the list are skipped and count for nothing (see ``mappings.notes``/``files``).
+  A create's answer shows one note or file, not its position: the shell finds the
+  position when it may not be 0 (``proxy.v1_routes.notes``/``files``), so the id it
+  answers is the one every listing gives.
 """
 
 from __future__ import annotations
@@ -49,19 +52,20 @@ def new_draft_candidate_id() -> str:
     return CANDIDATE_PREFIX + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(20))
 
 
-def _short_hash(*parts: str) -> str:
+def short_hash(*parts: str) -> str:
+    """20 hex digits of BLAKE2b over the parts joined by the unit separator."""
     digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=10)
     return digest.hexdigest()
 
 
 def note_id(application_id: str, created_at: str, occurrence: int) -> str:
     """Stable note id: the n-th note of this application created at this instant."""
-    return "no_" + _short_hash(application_id, created_at, str(occurrence))
+    return "no_" + short_hash(application_id, created_at, str(occurrence))
 
 
 def file_id(application_id: str, name: str, occurrence: int) -> str:
     """Stable file id: the n-th file of this application with this name."""
-    return "fi_" + _short_hash(application_id, name, str(occurrence))
+    return "fi_" + short_hash(application_id, name, str(occurrence))
 
 
 def occurrences(keys: list[str]) -> list[int]:

@@ -14,27 +14,39 @@ or null) one becomes in v1:
   application keeps its id as long as v2 lists its undated notes in the same order. The
   answer to a create without ``created_at`` reads the notes once more and answers the
   note as listed (:func:`listed_note`), so its id is the listing's.
+
+The id's position is the note's among the application's notes of the same instant
+(v2 dates have second precision, so two notes of one second share it). The answer to a
+create shows one note, not that position: it is 0 unless the bridge created another
+note of this application at this instant. The shell records every create of an instant
+in the store (:func:`instant_member`): the creates recorded before this one was sent to
+v2 were stored by v2 first, so they give the position (:func:`position_at_instant`, no
+v2 call). Only when another create of the instant overlapped this one (or the store
+cannot tell) does the shell read the notes once more and answer the note as listed
+(:func:`listed_note`, :func:`rank_among` among identical notes). Notes created at the
+same second outside the bridge (in the Homerun app) are not seen: such a coincidence
+would shift the id answered.
 - a note that is null inside ``notes`` is dropped; it takes no position, so the ids of
   the other notes do not move.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any, Final
 
 from mappings.dates import to_unix_seconds
 from mappings.errors import ParamError, V1ValidationError
 from mappings.forms import coerce_bool
-from mappings.ids import note_id, occurrences
+from mappings.ids import note_id, occurrences, short_hash
 from mappings.plan import SCOPE_NOTES_WRITE, V2Request
 from mappings.v2_models import Note
 
 DEFAULT_AUTHOR: Final = "API v1"
 
 
-def _stamp(note: Note) -> str:
+def instant_of(note: Note) -> str:
     """The creation instant in UTC: the same note keeps its id whatever offset v2 renders."""
     return note.created_at.astimezone(UTC).isoformat() if note.created_at else ""
 
@@ -42,7 +54,7 @@ def _stamp(note: Note) -> str:
 def notes_to_v1(application_id: str, notes: Sequence[Note | None]) -> list[dict[str, Any]]:
     """v2 notes of one application, in order, as v1 note objects (null items dropped)."""
     present = [n for n in notes if n is not None]
-    stamps = [_stamp(n) for n in present]
+    stamps = [instant_of(n) for n in present]
     return [
         note_to_v1(application_id, note, occurrence)
         for note, occurrence in zip(present, occurrences(stamps), strict=True)
@@ -51,7 +63,7 @@ def notes_to_v1(application_id: str, notes: Sequence[Note | None]) -> list[dict[
 
 def note_to_v1(application_id: str, note: Note, occurrence: int = 0) -> dict[str, Any]:
     """One v2 note as the v1 note: ``note`` -> ``body``, ``display_name`` -> ``name``."""
-    stamp = _stamp(note)
+    stamp = instant_of(note)
     return {
         "id": note_id(application_id, stamp, occurrence),
         "body": note.note,
@@ -62,17 +74,53 @@ def note_to_v1(application_id: str, note: Note, occurrence: int = 0) -> dict[str
     }
 
 
+def fingerprint(note: Mapping[str, Any]) -> str:
+    """What tells two v1 notes of one instant apart: body, author and sensitivity."""
+    return short_hash(*(str(note.get(k)) for k in ("body", "name", "is_sensitive")))
+
+
+def instant_member(created_ns: int, note: Mapping[str, Any], token: str) -> str:
+    """This create among the bridge's creates of one instant: ordered by when the bridge
+    saw v2's answer, then what the note says, then a token of its own."""
+    return f"{created_ns:020d}.{fingerprint(note)}.{token}"
+
+
+def position_at_instant(members: Iterable[str], mine: str, sent_ns: int) -> int | None:
+    """The note's position among the application's notes of its instant, when every other
+    create of that instant through the bridge was recorded before this one was sent to
+    v2 (v2 had stored those first, so they come first); ``None`` when one was recorded
+    since: v2's order between the two is unknown."""
+    earlier = 0
+    for member in members:
+        if member == mine:
+            continue
+        if int(member.split(".", 1)[0]) >= sent_ns:
+            return None
+        earlier += 1
+    return earlier
+
+
+def rank_among(members: Iterable[str], mine: str) -> int:
+    """How many creates of the same note (same fingerprint) the bridge saw before mine at
+    this instant: which of several identical notes of one second is mine."""
+    _, print_of_mine, _ = mine.split(".", 2)
+    return sum(1 for m in members if m.split(".", 2)[1] == print_of_mine and m < mine)
+
+
 def listed_note(
-    listed: Sequence[dict[str, Any]], created: Mapping[str, Any]
+    listed: Sequence[dict[str, Any]], created: Mapping[str, Any], rank: int | None = None
 ) -> dict[str, Any] | None:
-    """The newest v1 note of a listing that is the note just created (same body, author
-    and sensitivity): its id is the one every listing gives, which the answer to the
-    create cannot tell when v2 left its ``created_at`` out."""
-    keys = ("body", "name", "is_sensitive")
-    for entry in listed[::-1]:  # the newest first
-        if all(entry.get(k) == created.get(k) for k in keys):
-            return entry
-    return None
+    """The v1 note of a listing that is the note just created: same body, author and
+    sensitivity (and instant, when the create's answer had one). Of several, the
+    ``rank``-th, else the newest: its id is the one every listing gives, which the
+    answer to the create cannot tell alone."""
+    keys: tuple[str, ...] = ("body", "name", "is_sensitive")
+    if created.get("created_at") is not None:
+        keys += ("created_at",)
+    twins = [entry for entry in listed if all(entry.get(k) == created.get(k) for k in keys)]
+    if not twins:
+        return None
+    return twins[-1] if rank is None or rank >= len(twins) else twins[rank]
 
 
 def create_note_request(

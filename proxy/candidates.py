@@ -2,7 +2,10 @@
 
 A candidate id is a draft in the store (``POST /v1/candidates``, ``proxy.drafts``) or the
 person on application ``ap_X`` (``ca_X``). The store being down turns "no such candidate"
-into a 503 where the id may be a draft, never into a wrong 404."""
+into a 503 where the id may be a draft, never into a wrong 404.
+
+Also here, as the other read of an application made on a handler's behalf: the read
+after a note or file create that finds the id its listing gives."""
 
 from __future__ import annotations
 
@@ -12,7 +15,13 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 
 from mappings import applications, candidates
-from mappings.errors import NotFound, ParamError, StoreUnavailable, V1ValidationError
+from mappings.errors import (
+    NotFound,
+    ParamError,
+    StoreUnavailable,
+    V1Error,
+    V1ValidationError,
+)
 from mappings.ids import application_id_for_candidate
 from mappings.v2_models import (
     JobApplication,
@@ -121,3 +130,21 @@ async def on_path_candidate(request: web.Request, step: Callable[[str], Awaitabl
         request.app[BRIDGE], path_id(request, "id", "candidate")
     )
     return await unless_draft_unknown(step(application_id), store_down)
+
+
+async def read_after_write(
+    request: web.Request, application_id: str, *, with_notes: bool
+) -> JobApplication | None:
+    """The application as v2 holds it just after a create of ours, to answer the id its
+    listing gives; ``None`` if that read fails (the create stands: the caller logs it)."""
+    try:
+        found = await fetch(
+            request,
+            applications.get_application_request(
+                application_id, with_vacancy=False, with_notes=with_notes
+            ),
+            OneApplication,
+        )
+    except V1Error:
+        return None
+    return found.data

@@ -1,10 +1,17 @@
 """Files: the files of a v2 job application, by application id or by candidate id.
-v2 cannot delete a file: the delete route answers 410."""
+v2 cannot delete a file: the delete route answers 410.
+
+A v2 file has no id; the bridge's id hashes its name and its position among the
+application's files of that name (``mappings.files``). v2's answer to an upload cannot
+tell whether the name repeats (files also arrive through the careers page and the app,
+never seen by the bridge), so an upload costs one v2 read more: the application's files,
+whose listing gives the id answered."""
 
 from __future__ import annotations
 
 import time
 from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
 
@@ -12,7 +19,7 @@ from mappings import applications, files
 from mappings.errors import Gone, V1Error
 from mappings.v2_models import File, OneApplication
 from proxy.calls import fetch, log_degraded, write
-from proxy.candidates import on_path_candidate
+from proxy.candidates import on_path_candidate, read_after_write
 from proxy.paging import whole_list_answer, window_of
 from proxy.state import BRIDGE, json_response
 from proxy.uploads import open_upload
@@ -47,10 +54,32 @@ async def _upload_file(request: web.Request, application_id: str, what: str) -> 
         if upload.failure is not None:
             raise upload.failure from None
         raise
-    log_degraded(request, created.missing)
-    return json_response(
-        files.file_to_v1(application_id, created.data, 0, int(time.time())), HTTPStatus.CREATED
+    missing = list(created.missing)
+    issued_at = int(time.time())
+    uploaded = files.file_to_v1(application_id, created.data, 0, issued_at)
+    uploaded["id"] = await _listed_id(request, application_id, uploaded, missing, issued_at)
+    log_degraded(request, missing)
+    return json_response(uploaded, HTTPStatus.CREATED)
+
+
+async def _listed_id(
+    request: web.Request,
+    application_id: str,
+    uploaded: dict[str, Any],
+    missing: list[str],
+    issued_at: int,
+) -> str:
+    """The id the files listing gives the file just uploaded (the answer keeps the rest:
+    the name uploaded, v2's link); the id of the name's first file if that read fails."""
+    found = await read_after_write(request, application_id, with_notes=False)
+    listed = files.listed_upload(
+        files.files_to_v1(application_id, found.files or [], issued_at) if found else [],
+        uploaded["name"],
     )
+    if listed is None:
+        missing.append("file id (follow-up read)")
+        return str(uploaded["id"])
+    return str(listed["id"])
 
 
 async def list_application_files(request: web.Request) -> web.Response:

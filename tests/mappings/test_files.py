@@ -8,11 +8,17 @@ import pytest
 
 from mappings import v1_models
 from mappings.errors import V1ValidationError
-from mappings.files import file_to_v1, file_type, files_to_v1, upload_request
+from mappings.files import file_to_v1, file_type, files_to_v1, listed_upload, upload_request
 from mappings.plan import V2Request
 from mappings.v2_models import OneApplication, OneFile
 from tests.mappings.golden import Golden, params
-from tests.mappings.payloads import APPLICATION_DETAIL, FILE_CV_ID, ISSUED_AT, SANNE_FILES
+from tests.mappings.payloads import (
+    APPLICATION_DETAIL,
+    FILE_CV_AGAIN_ID,
+    FILE_CV_ID,
+    ISSUED_AT,
+    SANNE_FILES,
+)
 
 
 def _files() -> Any:
@@ -99,3 +105,21 @@ def test_upload_is_a_post_to_the_application_files_with_the_files_scope() -> Non
         {"file": "file", "type": "type"},
     )
     assert not request.is_idempotent
+
+
+def test_the_upload_is_the_newest_file_of_its_name_in_the_listing_read_after_it() -> None:
+    # The seeded Sanne has two cv-sanne-de-vries.pdf: an upload of that name is the second.
+    listed = files_to_v1("ap_D3kCkoClbG6n6KlqD0ob", _files(), ISSUED_AT)
+    twin = listed_upload(listed, "cv-sanne-de-vries.pdf")
+    assert twin == listed[2] and twin["id"] == FILE_CV_AGAIN_ID
+    assert listed_upload(listed, "case-study.pdf") == listed[1]
+    assert listed_upload(listed, "never-listed.pdf") is None
+    assert listed_upload([], "cv.pdf") is None
+
+
+def test_an_upload_whose_listing_leaves_the_names_out_is_the_newest_file() -> None:
+    unnamed = OneApplication.model_validate(
+        {"data": {"id": "ap_X", "files": [{"type": "resume"}, {"type": "assignment"}]}}
+    ).data.files
+    listed = files_to_v1("ap_X", unnamed or [], ISSUED_AT)
+    assert listed_upload(listed, "cv.pdf") == listed[1]

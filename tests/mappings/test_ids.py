@@ -1,4 +1,5 @@
-"""Identifiers: candidate <-> application ids, path id checks, stable note/file ids."""
+"""Identifiers: candidate <-> application ids, path id checks, stable note/file ids, and
+the person a used draft candidate id names."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mappings.candidates import used_draft_candidate
 from mappings.ids import (
     application_id_for_candidate,
     candidate_id_for_application,
@@ -18,6 +20,7 @@ from mappings.ids import (
     note_id,
     occurrences,
 )
+from mappings.v2_models import OneApplication
 from tests.mappings import payloads
 
 
@@ -131,3 +134,33 @@ def test_draft_candidate_ids_are_fresh_and_shaped_like_v2_ids() -> None:
     ids = {new_draft_candidate_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(re.fullmatch(r"ca_[A-Za-z0-9]{20}", value) for value in ids)
+
+
+DRAFT = {
+    "id": "ca_Dr4ftDr4ftDr4ftDr4f",
+    "first_name": "Sanne",
+    "last_name": "Vries",
+    "email": "old@example.com",
+    "phone_number": None,
+    "city": None,
+    "country": None,
+    "date_of_birth": None,
+    "photo": "https://example.com/kept.png",
+    "created_at": 1696000000,
+    "applications": ["ap_D3kCkoClbG6n6KlqD0ob"],
+}
+
+
+def test_a_used_draft_keeps_its_id_and_reads_its_person_from_the_application() -> None:
+    application = OneApplication.model_validate({"data": payloads.APPLICATION_DETAIL}).data
+    assert used_draft_candidate(DRAFT, application) == {
+        **payloads.SANNE_CANDIDATE,  # the person as the application holds it now
+        # v2 has no photo for it: left out and cleared look the same, the draft's is kept.
+        "photo": "https://example.com/kept.png",
+        **{k: DRAFT[k] for k in ("id", "created_at", "applications")},
+    }
+
+
+def test_a_used_draft_whose_application_shows_no_person_answers_the_draft() -> None:
+    sparse = OneApplication.model_validate({"data": {"id": "ap_D3kCkoClbG6n6KlqD0ob"}}).data
+    assert used_draft_candidate(DRAFT, sparse) == DRAFT

@@ -5,13 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mappings import v1_models
 from mappings.errors import V1ValidationError
 from mappings.forms import decode_bracket_pairs
-from mappings.notes import create_note_request, note_to_v1, notes_to_v1
+from mappings.notes import (
+    create_note_request,
+    fingerprint,
+    instant_member,
+    listed_note,
+    note_to_v1,
+    notes_to_v1,
+    position_at_instant,
+    rank_among,
+)
 from mappings.plan import V2Request
-from mappings.v2_models import OneApplication, OneNote
+from mappings.v2_models import Note, OneApplication, OneNote
 from tests.mappings.golden import Golden, params
 from tests.mappings.payloads import APPLICATION_DETAIL, NOTE_TED_ID, SANNE_NOTES
 
@@ -165,3 +176,68 @@ def test_a_null_is_sensitive_means_not_sensitive() -> None:
 
     call = create_note_request("ap_x", {"body": "Hi", "is_sensitive": None})
     assert call.json == {"note": "Hi", "display_name": "API v1", "is_sensitive": False}
+
+
+# --- the id a create answers is the one the listing gives (contract §5 rev 2) ---------
+
+ONE_SECOND = "2026-10-09T08:26:40Z"
+
+
+def _v2_note(text: str, author: str = "Ted") -> Note:
+    return Note.model_validate(
+        {"note": text, "display_name": author, "created_at": ONE_SECOND, "updated_at": ONE_SECOND}
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts=st.lists(st.sampled_from(["Called", "Called", "Met", ""]), min_size=1, max_size=6))
+def test_notes_created_one_after_another_in_one_second_get_their_listed_ids(
+    texts: list[str],
+) -> None:
+    # Each create is recorded after v2 answered it, and the next is sent after that: the
+    # members recorded before a create was sent give its position, with no v2 read.
+    application = "ap_D3kCkoClbG6n6KlqD0ob"
+    created = [_v2_note(text or "Note") for text in texts]
+    members: list[str] = []
+    answered = []
+    for n, note in enumerate(created):
+        sent_ns = 10 * n + 5
+        mine = instant_member(10 * n + 7, note_to_v1(application, note), f"t{n}")
+        members.append(mine)
+        position = position_at_instant(members, mine, sent_ns)
+        assert position == n
+        answered.append(note_to_v1(application, note, position))
+    assert answered == notes_to_v1(application, created)
+
+
+def test_a_create_recorded_since_this_one_was_sent_leaves_the_position_to_a_listing() -> None:
+    first = instant_member(100, {"body": "A"}, "a")
+    second = instant_member(200, {"body": "B"}, "b")
+    assert position_at_instant({first, second}, second, sent_ns=150) == 1
+    assert position_at_instant({first, second}, first, sent_ns=50) is None
+    assert position_at_instant({first}, first, sent_ns=50) == 0
+
+
+def test_identical_notes_of_one_instant_rank_by_when_the_bridge_saw_them() -> None:
+    same = {"body": "Same", "name": "Ted", "is_sensitive": False}
+    early, late = instant_member(1, same, "zz"), instant_member(2, same, "aa")
+    other = instant_member(0, {**same, "body": "Other"}, "mm")
+    members = {early, late, other}
+    assert (rank_among(members, early), rank_among(members, late)) == (0, 1)
+    assert rank_among(members, other) == 0
+    assert fingerprint(same) != fingerprint({**same, "is_sensitive": True})
+
+
+def test_the_listed_twin_is_the_ranked_one_of_its_instant_and_content() -> None:
+    application = "ap_D3kCkoClbG6n6KlqD0ob"
+    listed = notes_to_v1(
+        application, [_v2_note("Same"), _v2_note("Other"), _v2_note("Same"), _v2_note("Same")]
+    )
+    created = note_to_v1(application, _v2_note("Same"))
+    assert listed_note(listed, created, 0) == listed[0]
+    assert listed_note(listed, created, 1) == listed[2]
+    assert listed_note(listed, created, 9) == listed[3]  # past the end: the newest
+    assert listed_note(listed, created, None) == listed[3]
+    assert listed_note(listed, {**created, "created_at": 1}, 0) is None
+    undated = {**created, "created_at": None}  # the create's answer had no date
+    assert listed_note(listed, undated, None) == listed[3]

@@ -1,0 +1,137 @@
+"""Ids that match (contract §5 rev 2): the id a create answers is the id every later
+listing gives that note or file, on the application and the candidate routes, also for
+notes of one second and for repeated file names; and what each create costs in v2
+calls (the ``X-Upstream-Calls`` header).
+
+The sandbox dates notes in whole seconds; its clock stands still here, so every note a
+test creates falls in one second, deterministically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.proxy.conftest import Harness
+from tests.store.own_redis import own_redis
+
+FROZEN_CLOCK = 1_760_000_000.0
+
+
+@pytest.fixture
+async def frozen(make_harness: Callable[..., Any]) -> Harness:
+    """Bridge and sandbox; the sandbox's clock does not move."""
+    harness: Harness = await make_harness({"clock": lambda: FROZEN_CLOCK})
+    return harness
+
+
+def _routes(harness: Harness) -> list[str]:
+    """The notes/files parent of one seeded application, by application and by candidate."""
+    application_id = next(iter(harness.sandbox.state.applications))
+    return [
+        f"/v1/applications/{application_id}",
+        "/v1/candidates/ca_" + application_id.removeprefix("ap_"),
+    ]
+
+
+async def _create(harness: Harness, path: str, **kw: Any) -> tuple[dict[str, Any], int]:
+    """One create through the bridge: its answer and the v2 calls it cost."""
+    async with await harness.post(path, **kw) as response:
+        assert response.status == 201, await response.text()
+        return dict(await response.json()), int(response.headers["X-Upstream-Calls"])
+
+
+async def _note(harness: Harness, parent: str, body: str) -> tuple[dict[str, Any], int]:
+    return await _create(harness, f"{parent}/notes", data={"body": body, "name": "Ted"})
+
+
+async def _upload(harness: Harness, parent: str, name: str) -> tuple[dict[str, Any], int]:
+    form = aiohttp.FormData()
+    form.add_field("file", name.encode(), filename=name, content_type="application/pdf")
+    return await _create(harness, f"{parent}/files", data=form)
+
+
+async def _listed(harness: Harness, path: str) -> list[dict[str, Any]]:
+    async with await harness.get(path) as response:
+        assert response.status == 200, await response.text()
+        return list((await response.json())["data"])
+
+
+@pytest.mark.parametrize("route", [0, 1], ids=["application", "candidate"])
+async def test_notes_of_one_second_answer_the_ids_their_listing_gives(
+    frozen: Harness, route: int
+) -> None:
+    parent = _routes(frozen)[route]
+    before = await _listed(frozen, f"{parent}/notes")
+    made = [await _note(frozen, parent, body) for body in ("First", "Second", "Second")]
+    answers = [note for note, _ in made]
+    assert len({note["created_at"] for note in answers}) == 1, "one second, as intended"
+    listed = await _listed(frozen, f"{parent}/notes")
+    assert listed[: len(before)] == before, "the ids listed before did not move"
+    assert listed[len(before) :] == answers
+    assert len({note["id"] for note in answers}) == 3
+    # One after the other, each create's position is known from the store: no v2 read.
+    assert [calls for _, calls in made] == [1, 1, 1]
+
+
+async def test_notes_created_at_once_in_one_second_answer_the_listed_ids(
+    frozen: Harness,
+) -> None:
+    parent = _routes(frozen)[0]
+    bodies = ["Alpha", "Beta", "Same", "Same", "Gamma"]
+    made = await asyncio.gather(*(_note(frozen, parent, body) for body in bodies))
+    listed = await _listed(frozen, f"{parent}/notes")
+    by_id = {note["id"]: note for note in listed}
+    answers = [note for note, _ in made]
+    assert len({note["id"] for note in answers}) == len(bodies)
+    for note in answers:
+        assert by_id[note["id"]] == note
+    # Overlapping creates of one instant cost one read each at most.
+    assert all(calls in (1, 2) for _, calls in made), made
+
+
+@pytest.mark.parametrize("route", [0, 1], ids=["application", "candidate"])
+async def test_a_repeated_file_name_answers_the_id_its_listing_gives(
+    harness: Harness, route: int
+) -> None:
+    parent = _routes(harness)[route]
+    made = [await _upload(harness, parent, name) for name in ("cv.pdf", "letter.pdf", "cv.pdf")]
+    answers = [file for file, _ in made]
+    listed = await _listed(harness, f"{parent}/files")
+    assert [f["id"] for f in listed[-3:]] == [f["id"] for f in answers]
+    assert [f["name"] for f in listed[-3:]] == ["cv.pdf", "letter.pdf", "cv.pdf"]
+    assert answers[0]["id"] != answers[2]["id"]
+    # v2's upload answer cannot tell a repeated name: one read of the files, every upload.
+    assert [calls for _, calls in made] == [2, 2, 2]
+
+
+async def test_a_name_first_uploaded_outside_the_bridge_is_counted(harness: Harness) -> None:
+    # A candidate who applied on the careers page sent cv.pdf: the bridge never saw it.
+    parent = _routes(harness)[0]
+    application_id = parent.rsplit("/", 1)[-1]
+    harness.sandbox.state.add_file(application_id, "cv.pdf", "resume", b"x", "application/pdf")
+    uploaded, _ = await _upload(harness, parent, "cv.pdf")
+    listed = await _listed(harness, f"{parent}/files")
+    assert [f["id"] for f in listed if f["name"] == "cv.pdf"][-1] == uploaded["id"]
+    assert [f["id"] for f in listed].count(uploaded["id"]) == 1
+
+
+async def test_with_the_store_down_a_note_is_answered_as_listed(
+    make_harness: Callable[..., Any],
+) -> None:
+    with own_redis() as server:
+        harness: Harness = await make_harness(
+            {"clock": lambda: FROZEN_CLOCK}, store_url=server.url, store_timeout_seconds=0.5
+        )
+        parent = _routes(harness)[0]
+        first, calls = await _note(harness, parent, "Before")
+        assert calls == 1
+        server.kill()
+        second, calls = await _note(harness, parent, "During")
+    assert calls == 2, "the store cannot tell the position: one read of the notes"
+    listed = await _listed(harness, f"{parent}/notes")
+    assert listed[-2:] == [first, second]
