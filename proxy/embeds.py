@@ -139,7 +139,10 @@ async def vacancies_to_embed(
     if not request.app[BRIDGE].settings.cache_ttl_seconds or not vacancy_ids:
         return {}
     try:
-        found = await asyncio.gather(*(_held(request, v) for v in vacancy_ids))
+        if len(vacancy_ids) == 1:  # a detail read: no task to spawn for one store read
+            found = [await _held(request, vacancy_ids[0])]
+        else:
+            found = await asyncio.gather(*(_held(request, v) for v in vacancy_ids))
         held = {v.id: v for v in found if v is not None}
         wanted = set(vacancy_ids) - held.keys()
         if not wanted or await request.app[BRIDGE].store.get(_listed_key(request)):
