@@ -25,7 +25,8 @@ compares a status):
         ├── AnswerTooLarge        502: an answer over the bridge's bound, not read
         └── UpstreamTimeout       504: v2 (or a gateway before it) did not answer in time
 
-Each class fixes its status; the message and headers are the raiser's.
+Each class fixes its status and, where it can, a default message; a raiser that knows
+more (which object, which bound, which scope) says it, and adds the headers.
 
 v1 body: ``{"message": "...", "status": <int>}``; validation failures add
 ``"errors": [{"param": "<v1 name>", "message": "..."}]``, where the param is the name
@@ -74,25 +75,34 @@ class V1Error(Exception):
 
 
 class _Answer(V1Error):
-    """A named v1 error: the class fixes the status."""
+    """A named v1 error: the class fixes the status and says what it means by default.
+
+    A raiser passes a message only when it knows more than the class does; an answer
+    never has an empty message (the status's own phrase is the last resort)."""
 
     code: ClassVar[int]
+    default_message: ClassVar[str] = ""
 
     def __init__(
         self,
-        message: str,
+        message: str = "",
         errors: Sequence[ParamError] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(self.code, message, errors, headers)
+        text = message or self.default_message or HTTPStatus(self.code).phrase
+        super().__init__(self.code, text, errors, headers)
 
 
 class V2BadRequest(_Answer):
-    code = HTTPStatus.BAD_REQUEST
+    code, default_message = HTTPStatus.BAD_REQUEST, "The request was invalid"
 
 
 class KeyRejected(_Answer):
     code = HTTPStatus.UNAUTHORIZED
+    default_message = (
+        "Homerun rejected the bridge's API v2 key (revoked or expired); "
+        "ask the operator of this bridge to renew it"
+    )
 
 
 class AccessDenied(_Answer):
@@ -100,15 +110,15 @@ class AccessDenied(_Answer):
 
 
 class ScopeMissing(AccessDenied):
-    pass
+    """Its message names the scope, from the call's declaration."""
 
 
 class PlanWithoutApi(AccessDenied):
-    pass
+    default_message = "Homerun refused the call: the account's plan does not include API access"
 
 
 class NotFound(_Answer):
-    code = HTTPStatus.NOT_FOUND
+    code, default_message = HTTPStatus.NOT_FOUND, "Not found"
 
 
 class Gone(_Answer):
@@ -116,11 +126,12 @@ class Gone(_Answer):
 
 
 class BodyTooLarge(_Answer):
-    code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    code, default_message = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "The request body is too large"
 
 
 class RateLimited(_Answer):
     code = HTTPStatus.TOO_MANY_REQUESTS
+    default_message = "Too many requests: Homerun's rate limit is spent; retry later"
 
 
 class Unavailable(_Answer):
@@ -128,19 +139,19 @@ class Unavailable(_Answer):
 
 
 class UpstreamUnavailable(Unavailable):
-    pass
+    default_message = "Homerun API v2 is unavailable; retry later"
 
 
 class UpstreamBusy(Unavailable):
-    pass
+    """Its message says how many connections the bridge has; nothing was sent."""
 
 
 class StoreUnavailable(Unavailable):
-    pass
+    default_message = "The bridge's shared store is unavailable"
 
 
 class ShuttingDown(Unavailable):
-    pass
+    """``proxy.lifecycle`` says whether a write may already have reached v2."""
 
 
 class UpstreamError(_Answer):
@@ -148,19 +159,19 @@ class UpstreamError(_Answer):
 
 
 class UpstreamUnreachable(UpstreamError):
-    pass
+    default_message = "Homerun API v2 could not be reached"
 
 
 class UpstreamInvalid(UpstreamError):
-    pass
+    default_message = "Homerun API v2 answered with a body the bridge cannot read"
 
 
 class AnswerTooLarge(UpstreamError):
-    pass
+    """Its message names the bound the answer went over."""
 
 
 class UpstreamTimeout(UpstreamError):
-    code = HTTPStatus.GATEWAY_TIMEOUT
+    code, default_message = HTTPStatus.GATEWAY_TIMEOUT, "Homerun API v2 did not answer in time"
 
 
 class V1ValidationError(V1Error):
@@ -249,17 +260,11 @@ def v2_error_to_v1(
         for v2_param, message in _v2_details(body):
             v1_param = v1_param_for(v2_param, request.v1_params)
             errors.append(ParamError(v1_param, _reworded(message, v2_param, v1_param)))
-        return V2BadRequest("The request was invalid", errors)
+        return V2BadRequest(errors=errors)
     if status == HTTPStatus.UNAUTHORIZED:
-        return KeyRejected(
-            "Homerun rejected the bridge's API v2 key (revoked or expired); "
-            "ask the operator of this bridge to renew it",
-            headers={"WWW-Authenticate": 'Basic realm="Homerun API v1"'},
-        )
+        return KeyRejected(headers={"WWW-Authenticate": 'Basic realm="Homerun API v1"'})
     if status == HTTPStatus.PAYMENT_REQUIRED:
-        return PlanWithoutApi(
-            "Homerun refused the call: the account's plan does not include API access",
-        )
+        return PlanWithoutApi()
     if status == HTTPStatus.FORBIDDEN:
         scopes = " and ".join(request.scopes) or "a scope"
         return ScopeMissing(
@@ -269,14 +274,11 @@ def v2_error_to_v1(
         return NotFound(not_found)
     if status == HTTPStatus.TOO_MANY_REQUESTS:
         headers = {"Retry-After": retry_after} if retry_after else {}
-        return RateLimited(
-            "Too many requests: Homerun's rate limit is spent; retry later",
-            headers=headers,
-        )
+        return RateLimited(headers=headers)
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
-        return UpstreamUnavailable("Homerun API v2 is unavailable; retry later")
+        return UpstreamUnavailable()
     if status == HTTPStatus.GATEWAY_TIMEOUT:
-        return UpstreamTimeout("Homerun API v2 did not answer in time")
+        return UpstreamTimeout()
     return UpstreamInvalid(
         f"Homerun API v2 answered with an unexpected status {status}; retry later",
     )

@@ -72,7 +72,7 @@ async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.
         # Rare: only where no answer is possible without the store (a draft candidate).
         request.app[BRIDGE].metrics.store_errors.labels("request").inc()
         log.error("store.unavailable", request_id=ctx.request_id, error=str(exc))
-        response = error_response(StoreUnavailable("The bridge's shared store is unavailable"))
+        response = error_response(StoreUnavailable())
     except web.HTTPMethodNotAllowed as exc:
         response = json_response(
             v1_error_body(HTTPStatus.METHOD_NOT_ALLOWED, f"{request.method} is not allowed here"),

@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+_PREFIX: Final = "homerun_bridge_"
 _ID_SEGMENT: Final = re.compile(r"^/(job-applications|vacancies)/[^/]+")
 LATENCY_BUCKETS: Final = (
     0.001,
@@ -70,84 +71,75 @@ def v2_endpoint(path: str) -> str:
 
 
 class BridgeMetrics:
+    """The bridge's metrics, each named ``homerun_bridge_<name>`` in its own registry."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.v1_requests = _Counter(
-            "homerun_bridge_v1_requests",
+        counter, histogram = self._counter, self._histogram
+        self.v1_requests = counter(
+            "v1_requests",
             "v1 requests answered, by route, status and integration",
-            ["method", "route", "status", "key_label"],
-            registry=self.registry,
+            "method",
+            "route",
+            "status",
+            "key_label",
         )
-        self.v1_latency = _Histogram(
-            "homerun_bridge_v1_request_seconds",
-            "Time to answer a v1 request",
-            ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.v2_calls = _Counter(
-            "homerun_bridge_v2_calls",
+        self.v1_latency = histogram("v1_request_seconds", "Time to answer a v1 request", "route")
+        self.v2_calls = counter(
+            "v2_calls",
             "Calls made to API v2, by endpoint and status (0 = no answer)",
-            ["method", "endpoint", "status"],
-            registry=self.registry,
+            "method",
+            "endpoint",
+            "status",
         )
-        self.v2_latency = _Histogram(
-            "homerun_bridge_v2_call_seconds",
-            "Duration of calls to API v2",
-            ["method", "endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+        self.v2_latency = histogram(
+            "v2_call_seconds", "Duration of calls to API v2", "method", "endpoint"
         )
-        self.cache_hits = Counter(
-            "homerun_bridge_cache_hits",
-            "v1 requests served (at least partly) from the cache or a shared call",
-            registry=self.registry,
+        self.cache_hits = counter(
+            "cache_hits", "v1 requests served (at least partly) from the cache or a shared call"
         )
-        self.rate_limit_waits = Counter(
-            "homerun_bridge_rate_limit_waits",
-            "v1 requests that waited for API v2 budget",
-            registry=self.registry,
+        self.rate_limit_waits = counter(
+            "rate_limit_waits", "v1 requests that waited for API v2 budget"
         )
-        self.rate_limit_wait_seconds = Counter(
-            "homerun_bridge_rate_limit_wait_seconds",
-            "Total time spent waiting for API v2 budget",
-            registry=self.registry,
+        self.rate_limit_wait_seconds = counter(
+            "rate_limit_wait_seconds", "Total time spent waiting for API v2 budget"
         )
-        self.upstream_429 = Counter(
-            "homerun_bridge_upstream_429",
-            "429 answers received from API v2",
-            registry=self.registry,
-        )
-        self.upstream_shed = Counter(
-            "homerun_bridge_upstream_shed",
+        self.upstream_429 = counter("upstream_429", "429 answers received from API v2")
+        self.upstream_shed = counter(
+            "upstream_shed",
             "v2 calls refused (v1 503) before sending: no connection to API v2 came free",
-            registry=self.registry,
         )
-        self.client_connections_refused = Counter(
-            "homerun_bridge_client_connections_refused",
+        self.client_connections_refused = counter(
+            "client_connections_refused",
             "Client connections answered 503 at once: max_client_connections were open",
-            registry=self.registry,
         )
-        self.upstream_too_large = Counter(
-            "homerun_bridge_upstream_too_large",
+        self.upstream_too_large = counter(
+            "upstream_too_large",
             "API v2 answers abandoned for being larger than max_upstream_body_bytes",
-            registry=self.registry,
         )
-        self.store_errors = _Counter(
-            "homerun_bridge_store_errors",
-            "Store (Redis) operations that failed",
-            ["operation"],
-            registry=self.registry,
+        self.store_errors = counter(
+            "store_errors", "Store (Redis) operations that failed", "operation"
         )
-        self.store_outages = Counter(
-            "homerun_bridge_store_outages",
+        self.store_outages = counter(
+            "store_outages",
             "Times the shared store was marked down (served without it until it answered)",
-            registry=self.registry,
         )
-        self.write_answers_degraded = _Counter(
-            "homerun_bridge_write_answers_degraded",
+        self.write_answers_degraded = counter(
+            "write_answers_degraded",
             "Writes v2 confirmed and answered as a success with part of the object unreadable",
-            ["route"],
+            "route",
+        )
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> _Counter:
+        return _Counter(f"{_PREFIX}{name}", documentation, labels, registry=self.registry)
+
+    def _histogram(self, name: str, documentation: str, *labels: str) -> _Histogram:
+        """Latencies, in the buckets every bridge histogram shares."""
+        return _Histogram(
+            f"{_PREFIX}{name}",
+            documentation,
+            labels,
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
 

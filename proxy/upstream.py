@@ -42,6 +42,7 @@ import math
 import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Final, TypeVar
 
@@ -134,6 +135,23 @@ def _backoff(attempt: int) -> float:
 
 def _is_write(call: V2Request) -> bool:
     return call.method != "GET"
+
+
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    """One planned call as a v1 request sends it: for whom, with which key, what body."""
+
+    ctx: RequestContext
+    v2_key: str
+    call: V2Request
+    data: AsyncIterable[bytes] | None = None
+    headers: Mapping[str, str] | None = None
+
+    def about(self, **extra: Any) -> dict[str, Any]:
+        """The fields every log line about this call carries (never the key)."""
+        ctx, call = self.ctx, self.call
+        fields = {"request_id": ctx.request_id, "key_label": ctx.label}
+        return fields | {"method": call.method, "path": call.path} | extra
 
 
 class ConnectionSlots:
@@ -257,9 +275,10 @@ class UpstreamClient:
         """Perform one planned v2 call (through the cache when it is a read)."""
         if self.rejected_keys.holds(v2_key):
             raise _key_rejected(call)
+        exchange = _Exchange(ctx, v2_key, call, data, headers)
 
         async def load() -> UpstreamResponse:
-            return await self._send_with_retries(ctx, v2_key, call, data, headers, paced)
+            return await self._send_with_retries(exchange, paced)
 
         if call.method == "GET":
             response, shared = await self.economy.read(v2_key, call, load, fresh=fresh)
@@ -282,19 +301,12 @@ class UpstreamClient:
                 f"answers 401 for it without asking v2 for {self.rejected_keys.seconds:g} s",
             )
 
-    async def _send_with_retries(
-        self,
-        ctx: RequestContext,
-        v2_key: str,
-        call: V2Request,
-        data: AsyncIterable[bytes] | None,
-        headers: Mapping[str, str] | None,
-        paced: bool,
-    ) -> UpstreamResponse:
+    async def _send_with_retries(self, exchange: _Exchange, paced: bool) -> UpstreamResponse:
+        ctx, call = exchange.ctx, exchange.call
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.pacer.deadline_seconds
         # A streamed body can be sent once only.
-        retries = 0 if data is not None else self.retries
+        retries = 0 if exchange.data is not None else self.retries
         attempt = 0
         # (status, why) while a write's last attempt may have happened upstream unanswered.
         unknown: tuple[int, str] | None = None
@@ -302,10 +314,10 @@ class UpstreamClient:
             while True:
                 if paced:
                     ctx.rate_limit_wait += await self.pacer.acquire(
-                        v2_key, deadline - loop.time(), label=ctx.label
+                        exchange.v2_key, deadline - loop.time(), label=ctx.label
                     )
                 try:
-                    response = await self._attempt(ctx, v2_key, call, data, headers)
+                    response = await self._attempt(exchange)
                 except asyncio.CancelledError:
                     unknown = None  # a write in flight logs its own outcome (_client_gone)
                     raise
@@ -341,7 +353,7 @@ class UpstreamClient:
                     retryable = response.status in RETRYABLE_STATUSES and call.is_idempotent
                     if not (retryable and attempt < retries):
                         if unknown is not None and _is_write(call):
-                            self._outcome_unknown(ctx, call, *unknown)
+                            _outcome_unknown(exchange, *unknown)
                         return response
                 attempt += 1
                 await asyncio.sleep(_backoff(attempt))
@@ -353,118 +365,45 @@ class UpstreamClient:
                 status, why = unknown
                 if isinstance(exc, asyncio.CancelledError):
                     why = f"{why}; the client left before a retry"
-                self._outcome_unknown(ctx, call, status, why)
+                _outcome_unknown(exchange, status, why)
             raise
 
-    def _outcome_unknown(
-        self, ctx: RequestContext, call: V2Request, status: int, why: str, **extra: Any
-    ) -> None:
-        log.error(
-            "upstream.write_outcome_unknown",
-            request_id=ctx.request_id,
-            key_label=ctx.label,
-            method=call.method,
-            path=call.path,
-            status=status,
-            why=why,
-            hint="not retried: the write may have happened upstream",
-            **extra,
-        )
-
-    async def _attempt(
-        self,
-        ctx: RequestContext,
-        v2_key: str,
-        call: V2Request,
-        data: AsyncIterable[bytes] | None,
-        headers: Mapping[str, str] | None,
-    ) -> UpstreamResponse:
+    async def _attempt(self, exchange: _Exchange) -> UpstreamResponse:
         """One call on a connection slot. A read simply runs; a write, once handed to
         v2, runs to its end even when the client leaves (see the module docstring)."""
         try:
             await self.slots.acquire()
         except V1Error:
             self.metrics.upstream_shed.inc()
-            log.warning(
-                "upstream.shed",
-                request_id=ctx.request_id,
-                method=call.method,
-                path=call.path,
-                waiting=self.slots.waiting,
-            )
+            log.warning("upstream.shed", **exchange.about(waiting=self.slots.waiting))
             raise
-        if not _is_write(call):
+        if not _is_write(exchange.call):
             try:
-                return await self._send_once(ctx, v2_key, call, data, headers)
+                return await self._send_once(exchange)
             finally:
                 self.slots.release()
-        write = asyncio.ensure_future(self._write_once(ctx, v2_key, call, data, headers))
+        write = asyncio.ensure_future(self._write_once(exchange))
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
         try:
             return await asyncio.shield(write)
         except asyncio.CancelledError:
             # Also when it ended just now: its answer reaches no one, the log says so.
-            write.add_done_callback(functools.partial(self._client_gone, ctx, call))
+            write.add_done_callback(functools.partial(_client_gone, exchange))
             raise
 
-    async def _write_once(
-        self,
-        ctx: RequestContext,
-        v2_key: str,
-        call: V2Request,
-        data: AsyncIterable[bytes] | None,
-        headers: Mapping[str, str] | None,
-    ) -> UpstreamResponse:
+    async def _write_once(self, exchange: _Exchange) -> UpstreamResponse:
         try:
-            response = await self._send_once(ctx, v2_key, call, data, headers)
+            response = await self._send_once(exchange)
         finally:
             self.slots.release()
         if response.status < HTTPStatus.MULTIPLE_CHOICES:
             try:
-                await self.economy.invalidate(v2_key)
+                await self.economy.invalidate(exchange.v2_key)
             except StoreError as exc:
                 # The write happened: it is answered as such; cached reads stay stale.
-                log.error(
-                    "upstream.write_cache_stale",
-                    request_id=ctx.request_id,
-                    key_label=ctx.label,
-                    path=call.path,
-                    error=str(exc),
-                )
+                log.error("upstream.write_cache_stale", **exchange.about(error=str(exc)))
         return response
-
-    def _client_gone(
-        self, ctx: RequestContext, call: V2Request, write: asyncio.Task[UpstreamResponse]
-    ) -> None:
-        """How a write ended whose client had left while it ran: said in a log line."""
-        if write.cancelled():
-            self._outcome_unknown(ctx, call, 0, "cut at shutdown", client_gone=True)
-            return
-        error = write.exception()
-        if isinstance(error, _Lost):
-            self._outcome_unknown(ctx, call, 0, "no answer came back", client_gone=True)
-        elif error is not None:
-            log.warning(
-                "upstream.write_not_sent_client_gone",
-                request_id=ctx.request_id,
-                key_label=ctx.label,
-                method=call.method,
-                path=call.path,
-                error=error.__class__.__name__,
-            )
-        elif write.result().status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            status = write.result().status
-            self._outcome_unknown(ctx, call, status, "v2 answered 5xx", client_gone=True)
-        else:
-            log.warning(
-                "upstream.write_completed_client_gone",
-                request_id=ctx.request_id,
-                key_label=ctx.label,
-                method=call.method,
-                path=call.path,
-                status=write.result().status,
-            )
 
     async def _then_start(
         self, deadline: asyncio.Timeout, data: AsyncIterable[bytes]
@@ -485,17 +424,14 @@ class UpstreamClient:
                 raise _TooLarge()
         return bytes(body)
 
-    async def _send_once(
-        self,
-        ctx: RequestContext,
-        v2_key: str,
-        call: V2Request,
-        data: AsyncIterable[bytes] | None,
-        headers: Mapping[str, str] | None,
-    ) -> UpstreamResponse:
-        request_headers = {"Authorization": f"Bearer {v2_key}", "X-Request-Id": ctx.request_id}
-        if headers:
-            request_headers.update(headers)
+    async def _send_once(self, exchange: _Exchange) -> UpstreamResponse:
+        ctx, call, data = exchange.ctx, exchange.call, exchange.data
+        request_headers = {
+            "Authorization": f"Bearer {exchange.v2_key}",
+            "X-Request-Id": ctx.request_id,
+        }
+        if exchange.headers:
+            request_headers.update(exchange.headers)
         body: Any = data
         if call.json is not None:
             body = orjson.dumps(call.json)
@@ -534,47 +470,28 @@ class UpstreamClient:
                             raise
                         # v2 confirmed the write: it is answered as the success it was,
                         # with nothing of the answer read (the handler logs it degraded).
-                        self._log_too_large("upstream.write_answer_too_large", ctx, call, status)
+                        self._log_too_large("upstream.write_answer_too_large", exchange, status)
                         payload = b""
                     result = UpstreamResponse(response.status, payload, response.headers)
                     answered = status < HTTPStatus.INTERNAL_SERVER_ERROR
         except _TooLarge as exc:
-            self._log_too_large("upstream.answer_too_large", ctx, call, status)
+            self._log_too_large("upstream.answer_too_large", exchange, status)
             raise AnswerTooLarge(
                 "Homerun API v2's answer was too large for the bridge (more than "
                 f"{self.max_body_bytes} bytes); it was not read",
             ) from exc
         except aiohttp.ClientConnectorError as exc:
-            log.warning("upstream.unreachable", method=call.method, path=call.path)
-            raise _NotSent(UpstreamUnreachable("Homerun API v2 could not be reached")) from exc
+            log.warning("upstream.unreachable", **exchange.about())
+            raise _NotSent(UpstreamUnreachable()) from exc
         except TimeoutError as exc:
-            if isinstance(exc, aiohttp.ConnectionTimeoutError) or not progress.sent:
-                # Timed out connecting: nothing reached v2, so even a POST may be resent.
-                log.warning("upstream.connect_timeout", method=call.method, path=call.path)
-                raise _NotSent(
-                    UpstreamTimeout(
-                        "Homerun API v2 did not accept a connection within "
-                        f"{self.timeout_seconds:g} s",
-                    )
-                ) from exc
-            log.warning("upstream.timeout", method=call.method, path=call.path)
-            raise _Lost(
-                UpstreamTimeout(
-                    f"Homerun API v2 did not answer within {self.timeout_seconds:g} s",
-                )
-            ) from exc
+            raise self._timed_out(exchange, exc, sent=progress.sent) from exc
         except (aiohttp.ClientError, OSError) as exc:
             own = _body_refused_here(exc)
             if own is not None:
                 # The streamed body was cut short by the bridge (too large, stalled,
                 # broken): v2 got an incomplete request, so nothing was written.
                 raise own from exc
-            log.warning(
-                "upstream.connection_lost",
-                method=call.method,
-                path=call.path,
-                error=exc.__class__.__name__,
-            )
+            log.warning("upstream.connection_lost", **exchange.about(error=type(exc).__name__))
             raise _Lost(
                 UpstreamUnreachable(
                     "Homerun API v2 could not be reached or dropped the connection",
@@ -587,26 +504,27 @@ class UpstreamClient:
             self.metrics.v2_latency.labels(call.method, endpoint).observe(
                 time.perf_counter() - started
             )
-        log.debug(
-            "upstream.call",
-            request_id=ctx.request_id,
-            method=call.method,
-            path=call.path,
-            status=result.status,
-        )
+        log.debug("upstream.call", **exchange.about(status=result.status))
         return result
 
-    def _log_too_large(self, event: str, ctx: RequestContext, call: V2Request, status: int) -> None:
-        self.metrics.upstream_too_large.inc()
-        log.error(
-            event,
-            request_id=ctx.request_id,
-            key_label=ctx.label,
-            method=call.method,
-            path=call.path,
-            status=status,
-            limit_bytes=self.max_body_bytes,
+    def _timed_out(self, exchange: _Exchange, exc: TimeoutError, *, sent: bool) -> Exception:
+        """A timeout before the request was written (nothing reached v2, so even a POST
+        may be resent) or after it (v2 may have it)."""
+        if isinstance(exc, aiohttp.ConnectionTimeoutError) or not sent:
+            log.warning("upstream.connect_timeout", **exchange.about())
+            return _NotSent(
+                UpstreamTimeout(
+                    f"Homerun API v2 did not accept a connection within {self.timeout_seconds:g} s",
+                )
+            )
+        log.warning("upstream.timeout", **exchange.about())
+        return _Lost(
+            UpstreamTimeout(f"Homerun API v2 did not answer within {self.timeout_seconds:g} s")
         )
+
+    def _log_too_large(self, event: str, exchange: _Exchange, status: int) -> None:
+        self.metrics.upstream_too_large.inc()
+        log.error(event, **exchange.about(status=status, limit_bytes=self.max_body_bytes))
 
     def answered_within(self, seconds: float) -> bool:
         """Whether the last call that ended got an answer from v2 (not a 5xx, not a
@@ -615,6 +533,34 @@ class UpstreamClient:
             return False
         at, answered = self.last_outcome
         return answered and asyncio.get_running_loop().time() - at <= seconds
+
+
+def _outcome_unknown(exchange: _Exchange, status: int, why: str, **extra: Any) -> None:
+    """A write that may have happened upstream unanswered: said at error level, so an
+    operator can reconcile it (status 0: no answer came)."""
+    log.error(
+        "upstream.write_outcome_unknown",
+        **exchange.about(status=status, why=why, **extra),
+        hint="not retried: the write may have happened upstream",
+    )
+
+
+def _client_gone(exchange: _Exchange, write: asyncio.Task[UpstreamResponse]) -> None:
+    """How a write ended whose client had left while it ran: said in a log line."""
+    if write.cancelled():
+        _outcome_unknown(exchange, 0, "cut at shutdown", client_gone=True)
+        return
+    error = write.exception()
+    if isinstance(error, _Lost):
+        _outcome_unknown(exchange, 0, "no answer came back", client_gone=True)
+    elif error is not None:
+        log.warning(
+            "upstream.write_not_sent_client_gone", **exchange.about(error=type(error).__name__)
+        )
+    elif (status := write.result().status) >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        _outcome_unknown(exchange, status, "v2 answered 5xx", client_gone=True)
+    else:
+        log.warning("upstream.write_completed_client_gone", **exchange.about(status=status))
 
 
 def _key_rejected(call: V2Request) -> V1Error:
@@ -647,7 +593,7 @@ def decode(model: type[M], response: UpstreamResponse) -> M:
         return model.model_validate_json(response.body)
     except ValidationError as exc:
         log.warning("upstream.invalid_body", model=model.__name__, errors=exc.error_count())
-        raise UpstreamInvalid("Homerun API v2 answered with a body the bridge cannot read") from exc
+        raise UpstreamInvalid() from exc
 
 
 def error_for(response: UpstreamResponse, call: V2Request, not_found: str) -> V1Error:
