@@ -64,11 +64,30 @@ class GrantLog:
         self.order.append(label)
         return waited
 
+    def flood(self, pacer: UpstreamPacer, label: str) -> list[asyncio.Task[None]]:
+        """Twelve callers of ``label`` asking for slots (deadline 3 s) until cancelled,
+        pausing only briefly after a refusal."""
+
+        async def flooder() -> None:
+            while True:
+                if await self.call(pacer, label, 3.0) is None:
+                    await asyncio.sleep(0.02)
+
+        return [asyncio.create_task(flooder()) for _ in range(12)]
+
 
 async def _spend_the_burst(pacer: UpstreamPacer) -> None:
     """Leave the key's schedule with no slot free right now (budget is scarce)."""
     await pacer.acquire(KEY, 10.0, label="warm-up")
     await pacer.acquire(KEY, 10.0, label="warm-up")
+
+
+async def _scarce_budget(budget: Budget = BUDGET) -> tuple[CountingStore, UpstreamPacer]:
+    """A pacer (deadline 10 s) over a counting store, its key's burst spent."""
+    store = CountingStore()
+    pacer = UpstreamPacer(store, budget, deadline_seconds=10.0)
+    await _spend_the_burst(pacer)
+    return store, pacer
 
 
 async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
@@ -84,12 +103,7 @@ async def test_a_quiet_label_is_served_next_while_another_floods() -> None:
     await _spend_the_burst(pacer)
     log = GrantLog()
 
-    async def flooder() -> None:
-        while True:
-            if await log.call(pacer, "flooder", 3.0) is None:
-                await asyncio.sleep(0.02)
-
-    flood = [asyncio.create_task(flooder()) for _ in range(12)]
+    flood = log.flood(pacer, "flooder")
     quiet_waits: list[float] = []
     floods_served_before_quiet: list[int] = []
     try:
@@ -142,9 +156,7 @@ async def test_round_robin_among_three_labels() -> None:
 
 
 async def test_cancelled_waiters_spend_no_slot() -> None:
-    store = CountingStore()
-    pacer = UpstreamPacer(store, BUDGET, deadline_seconds=10.0)
-    await _spend_the_burst(pacer)
+    store, pacer = await _scarce_budget()
     slots_before = store.slots_granted
     log = GrantLog()
     leaving = [asyncio.create_task(log.call(pacer, "gone", 10.0)) for _ in range(5)]
@@ -159,9 +171,7 @@ async def test_cancelled_waiters_spend_no_slot() -> None:
 
 
 async def test_a_caller_leaving_during_the_wait_hands_its_slot_on() -> None:
-    store = CountingStore()
-    pacer = UpstreamPacer(store, BUDGET, deadline_seconds=10.0)
-    await _spend_the_burst(pacer)
+    store, pacer = await _scarce_budget()
     slots_before = store.slots_granted
     log = GrantLog()
     first = asyncio.create_task(log.call(pacer, "first", 10.0))
@@ -179,9 +189,7 @@ async def test_no_slot_is_lost_to_callers_that_leave_at_any_moment() -> None:
     slot a caller left is held (half the margin) for the next one to come."""
     # A slot every 0.625 s, and one nobody took is held for 2 s.
     budget = Budget(per_period=8, period_seconds=1.0, burst=1, margin_seconds=4.0)
-    store = CountingStore()
-    pacer = UpstreamPacer(store, budget, deadline_seconds=10.0)
-    await _spend_the_burst(pacer)
+    store, pacer = await _scarce_budget(budget)
     slots_before = store.slots_granted
     log = GrantLog()
     loop = asyncio.get_running_loop()
@@ -241,9 +249,7 @@ async def test_a_flood_past_its_deadline_is_refused_at_once() -> None:
 
 
 async def test_a_store_failure_fails_its_caller_and_the_rest_are_served() -> None:
-    store = CountingStore()
-    pacer = UpstreamPacer(store, BUDGET, deadline_seconds=10.0)
-    await _spend_the_burst(pacer)
+    store, pacer = await _scarce_budget()
     store.fail_reservations = 1
     with pytest.raises(StoreError):  # on the fast path: unchanged, to the caller
         await pacer.acquire(KEY, 10.0, label="a")
@@ -268,12 +274,7 @@ async def test_replicas_sharing_redis_share_the_schedule_and_a_flood_does_not_st
     log = GrantLog()
     loop = asyncio.get_running_loop()
 
-    async def flooder() -> None:
-        while True:
-            if await log.call(replica_a, "flooder@a", 3.0) is None:
-                await asyncio.sleep(0.02)
-
-    flood = [asyncio.create_task(flooder()) for _ in range(12)]
+    flood = log.flood(replica_a, "flooder@a")
     floods_served_before_quiet: list[int] = []
     try:
         await asyncio.sleep(4 * INTERVAL)

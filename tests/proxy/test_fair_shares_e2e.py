@@ -5,10 +5,9 @@ key with many concurrent reads; the other reads every 2 s and must not notice.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,11 +52,12 @@ def p95(values: list[float]) -> float:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-async def _read(harness: Harness, auth: aiohttp.BasicAuth, tally: Tally) -> int:
+async def _read(get: Callable[[str], Awaitable[Any]], tally: Tally) -> int:
+    """One read of another page through ``get`` (path -> response), timed into ``tally``."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     page = next(PAGES) % 1000 + 1
-    async with await harness.get(READ.format(page=page), auth=auth) as response:
+    async with await get(READ.format(page=page)) as response:
         await response.read()
         status = int(response.status)
     took = loop.time() - started
@@ -66,6 +66,42 @@ async def _read(harness: Harness, auth: aiohttp.BasicAuth, tally: Tally) -> int:
     if status == 429:
         tally.refusal_latencies.append(took)
     return status
+
+
+async def _flood_during_quiet_reads(
+    flood_read: Callable[[], Awaitable[int]],
+    quiet_read: Callable[[], Awaitable[int]],
+    quiet_reads: int,
+) -> list[float]:
+    """FLOOD_WORKERS flooders call ``flood_read`` without end (pausing after a 429) while the
+    quiet caller calls ``quiet_read`` every QUIET_EVERY seconds, ``quiet_reads`` times.
+    Returns how late this loop (bridge, sandbox and clients may all run on it) woke a timer
+    meanwhile, probe by probe: the machine's share of any latency measured here."""
+    loop = asyncio.get_running_loop()
+    lags: list[float] = []
+
+    async def flooder() -> None:
+        while True:
+            if await flood_read() == 429:
+                await asyncio.sleep(FLOOD_PAUSE_AFTER_429)
+
+    async def lag_probe() -> None:
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LAG_PROBE_EVERY)
+            lags.append(loop.time() - before - LAG_PROBE_EVERY)
+
+    workers = [asyncio.create_task(flooder()) for _ in range(FLOOD_WORKERS)]
+    try:
+        await asyncio.sleep(1.0)  # the flood has spent the burst and fills the schedule
+        workers.append(asyncio.create_task(lag_probe()))
+        for _ in range(quiet_reads):
+            await asyncio.gather(quiet_read(), asyncio.sleep(QUIET_EVERY))
+    finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    return lags
 
 
 async def test_a_quiet_integration_is_served_while_another_floods_the_shared_key(
@@ -92,35 +128,11 @@ async def test_a_quiet_integration_is_served_while_another_floods_the_shared_key
         keys=keys,
     )
     flood, quiet = Tally(), Tally()
-
-    async def flooder() -> None:
-        while True:
-            if await _read(harness, FLOOD, flood) == 429:
-                await asyncio.sleep(FLOOD_PAUSE_AFTER_429)
-
-    lags: list[float] = []
-
-    async def lag_probe() -> None:
-        """How late this loop (bridge, sandbox and clients all run on it) wakes a timer:
-        the machine's share of any latency measured here."""
-        loop = asyncio.get_running_loop()
-        while True:
-            before = loop.time()
-            await asyncio.sleep(LAG_PROBE_EVERY)
-            lags.append(loop.time() - before - LAG_PROBE_EVERY)
-
-    workers = [asyncio.create_task(flooder()) for _ in range(FLOOD_WORKERS)]
-    try:
-        await asyncio.sleep(1.0)  # the flood has spent the burst and fills the schedule
-        workers.append(asyncio.create_task(lag_probe()))
-        for _ in range(QUIET_READS):
-            await asyncio.gather(_read(harness, QUIET, quiet), asyncio.sleep(QUIET_EVERY))
-    finally:
-        for worker in workers:
-            worker.cancel()
-        for worker in workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+    lags = await _flood_during_quiet_reads(
+        lambda: _read(lambda path: harness.get(path, auth=FLOOD), flood),
+        lambda: _read(lambda path: harness.get(path, auth=QUIET), quiet),
+        QUIET_READS,
+    )
 
     stats = await harness.stats()
     quiet_p95 = p95(quiet.latencies)
@@ -196,44 +208,16 @@ async def test_a_flood_on_one_replica_does_not_starve_a_quiet_caller_on_another(
         "cache_ttl_seconds": 0,
     }
     flood, quiet = Tally(), Tally()
-    lags: list[float] = []
     async with (
         spawn_bridge(sandbox.api_url, **settings) as replica_a,
         spawn_bridge(sandbox.api_url, **settings) as replica_b,
         aiohttp.ClientSession(headers=AUTH) as http,
     ):
-        loop = asyncio.get_running_loop()
-
-        async def read(base: str, tally: Tally) -> int:
-            started = loop.time()
-            async with http.get(base + READ.format(page=next(PAGES) % 1000 + 1)) as response:
-                await response.read()
-                status = int(response.status)
-            tally.statuses.append(status)
-            tally.latencies.append(loop.time() - started)
-            return status
-
-        async def flooder() -> None:
-            while True:
-                if await read(replica_a.base, flood) == 429:
-                    await asyncio.sleep(FLOOD_PAUSE_AFTER_429)
-
-        async def lag_probe() -> None:
-            while True:
-                before = loop.time()
-                await asyncio.sleep(LAG_PROBE_EVERY)
-                lags.append(loop.time() - before - LAG_PROBE_EVERY)
-
-        workers = [asyncio.create_task(flooder()) for _ in range(FLOOD_WORKERS)]
-        try:
-            await asyncio.sleep(1.0)
-            workers.append(asyncio.create_task(lag_probe()))
-            for _ in range(8):
-                await asyncio.gather(read(replica_b.base, quiet), asyncio.sleep(QUIET_EVERY))
-        finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+        lags = await _flood_during_quiet_reads(
+            lambda: _read(lambda path: http.get(replica_a.base + path), flood),
+            lambda: _read(lambda path: http.get(replica_b.base + path), quiet),
+            8,
+        )
     quiet_p95 = p95(quiet.latencies)
     print(
         f"\nquiet on replica B: {quiet.statuses.count(429)} refused, p95 {quiet_p95:.2f} s "
