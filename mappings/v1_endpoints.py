@@ -26,7 +26,12 @@ from pydantic import BaseModel
 
 from mappings import applications, files, jobs, notes, v1_models, v1_requests
 from mappings.ids import PATH_ID
-from mappings.pagination import V1_DEFAULT_PER_PAGE, V1_MAX_PER_PAGE
+from mappings.pagination import (
+    ENDING_BEFORE,
+    STARTING_AFTER,
+    V1_DEFAULT_PER_PAGE,
+    V1_MAX_PER_PAGE,
+)
 from mappings.plan import (
     SCOPE_APPLICATIONS_READ,
     SCOPE_APPLICATIONS_WRITE,
@@ -87,6 +92,23 @@ PAGINATION: Final = (
         description="0-based item offset; wins over page.",
     ),
 )
+_CURSOR_ID: Final = {"type": "string", "pattern": PATH_ID_PATTERN}
+# Stripe-era cursor paging (contract §4 rev 2): an id this list served, with limit.
+CURSOR: Final = (
+    Param(
+        STARTING_AFTER,
+        _CURSOR_ID,
+        description="The items right after this object (an id this list served to this "
+        "key within the paging session); not with page, offset or ending_before.",
+    ),
+    Param(
+        ENDING_BEFORE,
+        _CURSOR_ID,
+        description="The items right before this object; has_more then says whether more "
+        "items precede the page.",
+    ),
+)
+PAGING: Final = (*PAGINATION, *CURSOR)
 STATUS: Final = Param(
     "status",
     {"type": "string", "enum": list(jobs.V1_TO_V2_STATUS)},
@@ -132,6 +154,8 @@ class V1Endpoint:
     errors: ClassVar[tuple[int, ...]] = ()
     scopes: ClassVar[tuple[str, ...]] = ()
     plan: ClassVar[tuple[Callable[..., object], ...]] = ()  # the planning functions
+    # A list read whole from one v2 object (notes, files): a cursor is placed in it.
+    held_whole: ClassVar[bool] = False
     replacement: ClassVar[str]  # the v2 call that replaces it
     hint: ClassVar[str]  # what the integration's code must change
 
@@ -160,18 +184,26 @@ class V1Endpoint:
         return [(k, v) for k, v in query if k.partition("[")[0] in bases]
 
 
+class V1List(V1Endpoint):
+    """What every list row shares: a GET, paged as contract §4 says (``PAGING``, every
+    one of its parameters declared: the table checks it), a 400 for paging it cannot
+    read. Not a row itself."""
+
+    method: ClassVar[str] = "GET"
+    errors: ClassVar[tuple[int, ...]] = (400, 403)
+
+
 # --- jobs ---------------------------------------------------------------------------
 
 
-class ListJobs(V1Endpoint):
+class ListJobs(V1List):
     """Jobs became vacancies; status open became public; location and department became
     opt-in objects; dates became ISO 8601."""
 
-    method, path, handler = "GET", "/v1/jobs", "list_jobs"
+    path, handler = "/v1/jobs", "list_jobs"
     summary = "List jobs"
-    parameters = (*PAGINATION, STATUS)
+    parameters = (*PAGING, STATUS)
     answer = Answer(HTTPStatus.OK, v1_models.Job, "Jobs", is_list=True)
-    errors = (400, 403)
     scopes = (SCOPE_VACANCIES_READ,)
     plan = (jobs.list_vacancies_request,)
     replacement = (
@@ -197,14 +229,13 @@ class GetJob(V1Endpoint):
 # --- candidates -----------------------------------------------------------------------
 
 
-class ListCandidates(V1Endpoint):
+class ListCandidates(V1List):
     """Candidates are gone: the person lives on each job application (one per application)."""
 
-    method, path, handler = "GET", "/v1/candidates", "list_candidates"
+    path, handler = "/v1/candidates", "list_candidates"
     summary = "List candidates (one per application)"
-    parameters = PAGINATION
+    parameters = PAGING
     answer = Answer(HTTPStatus.OK, v1_models.Candidate, "Candidates", is_list=True)
-    errors = (400, 403)
     scopes = (SCOPE_APPLICATIONS_READ,)
     plan = (applications.list_applications_request,)
     replacement = "GET /v2/job-applications"
@@ -240,15 +271,14 @@ class GetCandidate(V1Endpoint):
 # --- applications -----------------------------------------------------------------------
 
 
-class ListApplications(V1Endpoint):
+class ListApplications(V1List):
     """Job applications: filters are filter[vacancy_id] and filter[stage]; list items carry
     no content and no files."""
 
-    method, path, handler = "GET", "/v1/applications", "list_applications"
+    path, handler = "/v1/applications", "list_applications"
     summary = "List applications (items carry no content and no files)"
-    parameters = (*PAGINATION, JOB_FILTER, STAGE_FILTER)
+    parameters = (*PAGING, JOB_FILTER, STAGE_FILTER)
     answer = Answer(HTTPStatus.OK, v1_models.ApplicationSummary, "Applications", is_list=True)
-    errors = (400, 403)
     scopes = (SCOPE_APPLICATIONS_READ,)
     plan = (applications.application_filters, applications.list_applications_request)
     replacement = "GET /v2/job-applications?include[]=vacancy&include[]=stage"
@@ -337,14 +367,15 @@ _UPLOAD_HINT: Final = "send multipart with a `type` part (resume|assignment); an
 _BY_CANDIDATE: Final = "use the application id; "
 
 
-class ListApplicationNotes(V1Endpoint):
+class ListApplicationNotes(V1List):
     """v2 has no notes list: notes come with the application (include[]=notes)."""
 
-    method, path, handler = "GET", "/v1/applications/{id}/notes", "list_application_notes"
+    path, handler = "/v1/applications/{id}/notes", "list_application_notes"
     summary = "Notes of an application"
-    parameters = (ID, *PAGINATION)
+    parameters = (ID, *PAGING)
     answer = Answer(HTTPStatus.OK, v1_models.Note, "Notes", is_list=True)
     errors = (400, 403, 404)
+    held_whole = True
     scopes = (SCOPE_APPLICATIONS_READ, SCOPE_NOTES_READ)
     plan = (applications.get_application_request,)
     replacement = "GET /v2/job-applications/{id}?include[]=notes"
@@ -366,14 +397,15 @@ class CreateApplicationNote(V1Endpoint):
     hint = _NOTE_HINT
 
 
-class ListApplicationFiles(V1Endpoint):
+class ListApplicationFiles(V1List):
     """v2 has no files list: files are the application's ``files``."""
 
-    method, path, handler = "GET", "/v1/applications/{id}/files", "list_application_files"
+    path, handler = "/v1/applications/{id}/files", "list_application_files"
     summary = "Files of an application"
-    parameters = (ID, *PAGINATION)
+    parameters = (ID, *PAGING)
     answer = Answer(HTTPStatus.OK, v1_models.File, "Files", is_list=True)
     errors = (400, 403, 404)
+    held_whole = True
     scopes = (SCOPE_APPLICATIONS_READ,)
     plan = (applications.get_application_request,)
     replacement = "GET /v2/job-applications/{id}"
@@ -479,8 +511,13 @@ def _checked(table: tuple[type[V1Endpoint], ...]) -> Mapping[str, type[V1Endpoin
         named = {part[1:-1] for part in entry.path.split("/") if part.startswith("{")}
         if in_path != named:
             raise TypeError(f"{entry.__name__}: path parameters {named} declared as {in_path}")
-        if entry.changelog() == "" or entry.__doc__ == V1Endpoint.__doc__:
+        if entry.changelog() == "" or entry.__doc__ in (V1Endpoint.__doc__, V1List.__doc__):
             raise TypeError(f"{entry.__name__} has no changelog docstring")
+        is_list = entry.answer is not None and entry.answer.is_list
+        if is_list != issubclass(entry, V1List):
+            raise TypeError(f"{entry.__name__}: a list row is a V1List, and only a list row is")
+        if is_list and not all(param in entry.parameters for param in PAGING):
+            raise TypeError(f"{entry.__name__}: a list row declares every PAGING parameter")
         by_route[entry.route()] = entry
     return MappingProxyType(by_route)
 

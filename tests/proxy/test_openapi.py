@@ -146,6 +146,9 @@ INVALID: dict[str, str] = {
     "status": "bogus",
     "job": "not an id!",
     "job_id": "not an id!",
+    # An id no list served: a cursor the bridge cannot place.
+    "starting_after": "ap_neverListed",
+    "ending_before": "ap_neverListed",
 }
 
 

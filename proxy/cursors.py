@@ -1,0 +1,97 @@
+"""Where the ids a list served stood, so that a cursor is placed without walking the list.
+
+Cursor paging (contract §4 rev 2; the pure rules are in ``mappings.pagination``) names an
+object, not an offset. v2 pages by number only, so the bridge remembers, for every item
+of every page it answers (``proxy.paging.page_answer``), the item's absolute offset in its
+list: one store key per id, ``cursor:<key digest>:<list digest>:<id>``, written in one
+``set_many`` per page and kept ``cursor_ttl_seconds`` (the paging session; each page that
+shows an id again refreshes it). Placing a cursor is then one store read, and the page
+costs what the equivalent offset window costs upstream.
+
+The list digest covers the route, its path parameters and the filters (not the paging
+parameters), and the key digest the v2 key: a cursor served to another key or by another
+filter is not placed (400, like an id never served or expired). v2 orders lists oldest
+first and new objects come last, so a remembered position stays right while a walk runs;
+only a deletion before the cursor shifts it (the window then starts one item late, as the
+equivalent offset window would).
+
+The store being down: a cursor cannot be placed, and that is not the client's fault, so
+the answer is a 503 with ``Retry-After`` (not the 400 of an unplaceable id); positions not
+recorded for that reason are only logged, the list is answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any, Final
+
+import structlog
+from aiohttp import web
+
+from mappings.errors import StoreUnavailable
+from mappings.pagination import Window, list_identity, place_cursor, unplaceable
+from proxy.context import context_of
+from proxy.ratelimit import key_id
+from proxy.state import BRIDGE
+from proxy.store import StoreError
+from proxy.v1_input import declared_query, endpoint_of
+
+STORE_DOWN_FOR_CURSOR: Final = (
+    "The bridge's shared store is unavailable; the cursor cannot be placed. Retry later"
+)
+# The store guard probes a store that is down every half second: retrying in a second
+# finds it back if it is.
+RETRY_AFTER_SECONDS: Final = 1
+
+log = structlog.get_logger("homerun_bridge.cursors")
+
+
+def _list_prefix(request: web.Request) -> str:
+    """The store key prefix of this key's positions in this list."""
+    principal = context_of(request).principal
+    assert principal is not None  # lists are answered to authenticated keys only
+    path_params = [(k, v) for k, v in request.match_info.items() if not k.startswith("_")]
+    identity = list_identity(endpoint_of(request).route(), path_params, declared_query(request))
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    return f"cursor:{key_id(principal.v2_key)}:{digest}:"
+
+
+async def place(request: web.Request, window: Window) -> Window:
+    """The offset window of a cursor window, from where its id stood when it was served."""
+    if window.placed:
+        return window
+    assert window.cursor is not None
+    try:
+        raw = await request.app[BRIDGE].store.get(_list_prefix(request) + window.cursor.id)
+    except StoreError:
+        raise StoreUnavailable(
+            STORE_DOWN_FOR_CURSOR, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        ) from None
+    if raw is None or not raw.isdigit():
+        raise unplaceable(window.cursor)
+    return place_cursor(window, int(raw))
+
+
+async def remember(request: web.Request, window: Window, items: Sequence[dict[str, Any]]) -> None:
+    """Record where each item of the answered window stands; a store fault loses only the
+    positions (logged), never the answer."""
+    prefix = _list_prefix(request)
+    positions = {
+        prefix + str(item["id"]): str(window.offset + index).encode()
+        for index, item in enumerate(items)
+        if item.get("id") is not None
+    }
+    if not positions:
+        return
+    bridge = request.app[BRIDGE]
+    try:
+        await bridge.store.set_many(positions, bridge.settings.cursor_ttl_seconds)
+    except StoreError as exc:
+        log.warning(
+            "cursor.positions_not_kept",
+            request_id=context_of(request).request_id,
+            route=context_of(request).route,
+            items=len(positions),
+            error=str(exc),
+        )
