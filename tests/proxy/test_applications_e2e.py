@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from mappings.v1_models import Application, ApplicationSummary
 from tests.proxy.conftest import FULL, READONLY, Harness
+
+
+async def first_id(harness: Harness, listing: str) -> str:
+    """The id of the first item a v1 list (path and query) shows."""
+    async with await harness.get(listing) as response:
+        assert response.status == 200, await response.text()
+        return str((await response.json())["data"][0]["id"])
+
+
+async def created_application(harness: Harness, **body: Any) -> dict[str, Any]:
+    """``POST /v1/applications`` (``data=`` a form, or ``json=``): the 201 answer's body."""
+    async with await harness.post("/v1/applications", **body) as response:
+        assert response.status == 201, await response.text()
+        created: dict[str, Any] = await response.json()
+    return created
 
 
 async def _v2_total(harness: Harness) -> int:
@@ -100,8 +116,7 @@ async def test_get_application_with_and_without_notes(harness: Harness) -> None:
 
 
 async def test_create_form_encoded_then_read_back(harness: Harness) -> None:
-    async with await harness.get("/v1/jobs?status=open") as response:
-        job_id = (await response.json())["data"][0]["id"]
+    job_id = await first_id(harness, "/v1/jobs?status=open")
     form = {
         "job": job_id,
         "candidate[first_name]": "Sanne",
@@ -111,9 +126,7 @@ async def test_create_form_encoded_then_read_back(harness: Harness) -> None:
         "content[education]": "MSc Design",
         "content[driving_licence]": "yes",
     }
-    async with await harness.post("/v1/applications", data=form) as response:
-        assert response.status == 201, await response.text()
-        created = await response.json()
+    created = await created_application(harness, data=form)
     Application.model_validate(created)
     assert created["job"]["id"] == job_id
     assert created["candidate"]["email"] == "sanne@example.com"
@@ -130,11 +143,9 @@ async def test_create_from_a_candidate_draft(harness: Harness) -> None:
         assert response.status == 201
         draft = await response.json()
     assert draft["id"].startswith("ca_") and draft["applications"] == []
-    async with await harness.post(
-        "/v1/applications", json={"candidate": draft["id"], "content": {"experience": "10y"}}
-    ) as response:
-        assert response.status == 201, await response.text()
-        created = await response.json()
+    created = await created_application(
+        harness, json={"candidate": draft["id"], "content": {"experience": "10y"}}
+    )
     assert created["job"] is None  # talent pool
     assert created["candidate"]["last_name"] == "Lovelace"
     assert created["content"] == {"experience": "10y"}

@@ -200,18 +200,21 @@ def killed_redis() -> Any:
         yield server
 
 
-async def _store_harness(make_harness: Any, server: OwnRedis) -> Harness:
+async def _draft_in_redis(
+    make_harness: Any, server: OwnRedis, first_name: str, last_name: str
+) -> tuple[Harness, dict[str, Any]]:
+    """A bridge on ``server`` (store timeout 0.5 s) and a draft candidate it keeps there."""
     harness: Harness = await make_harness(store_url=server.url, store_timeout_seconds=0.5)
-    return harness
+    email = f"{first_name.lower()}@example.com"
+    fields = {"first_name": first_name, "last_name": last_name, "email": email}
+    draft = await _call(harness, "POST", "/v1/candidates", 201, data=fields)
+    return harness, draft
 
 
 async def test_with_the_store_down_candidates_read_through_to_v2(
     make_harness: Any, killed_redis: OwnRedis
 ) -> None:
-    harness = await _store_harness(make_harness, killed_redis)
-    draft = await _call(harness, "POST", "/v1/candidates", 201, data={
-        "first_name": "Kept", "last_name": "Draft", "email": "kept@example.com"
-    })  # fmt: skip
+    harness, draft = await _draft_in_redis(make_harness, killed_redis, "Kept", "Draft")
     application_id = next(iter(harness.sandbox.state.applications))
     candidate_id = "ca_" + application_id.removeprefix("ap_")
     killed_redis.kill()
@@ -239,10 +242,7 @@ async def test_with_the_store_down_candidates_read_through_to_v2(
 async def test_a_draft_link_the_store_cannot_keep_is_logged_not_failed(
     make_harness: Any, killed_redis: OwnRedis
 ) -> None:
-    harness = await _store_harness(make_harness, killed_redis)
-    draft = await _call(harness, "POST", "/v1/candidates", 201, data={
-        "first_name": "Link", "last_name": "Lost", "email": "link@example.com"
-    })  # fmt: skip
+    harness, draft = await _draft_in_redis(make_harness, killed_redis, "Link", "Lost")
     # The create waits in the sandbox; the store dies meanwhile, after the draft was read.
     await harness.faults(
         action="latency", latency_ms=1500, method="POST", path="^/v2/job-applications$"
