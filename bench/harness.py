@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,29 @@ def cpu_seconds(pid: int) -> float:
         with contextlib.suppress(OSError, ValueError, IndexError):
             total += int((task / "schedstat").read_text().split()[0])
     return total / 1e9
+
+
+def _parent_of(stat: str) -> int:
+    # /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (e.g. a server's workers), parents first; a
+    process that is gone is left out. (Read from each process's ``stat``: this kernel may
+    lack ``/proc/<pid>/task/<tid>/children``.)"""
+    parents: dict[int, list[int]] = {}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents.setdefault(_parent_of((entry / "stat").read_text()), []).append(int(entry.name))
+    if not (PROC / str(pid)).exists():
+        return []
+    found = [pid]
+    for current in found:  # grows while walking: breadth first
+        found.extend(sorted(parents.get(current, [])))
+    return found
 
 
 def _status_bytes(pid: int, field: str) -> int | None:
@@ -165,15 +188,16 @@ async def spawn(
     port: int,
     ready_path: str,
     *,
-    cpu: int | None = None,
+    cpu: int | Collection[int] | None = None,
     env: Mapping[str, str] | None = None,
     ready_headers: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     logs: Path | None = None,
     ready_seconds: float = READY_SECONDS,
+    executable: str = sys.executable,
 ) -> AsyncIterator[Server]:
-    """Run ``python args…`` (pinned to ``cpu``) until the block ends; enter it once
-    ``ready_path`` answers 200.
+    """Run ``executable args…`` (this Python unless told; pinned to ``cpu``, one core or
+    a set) until the block ends; enter it once ``ready_path`` answers 200.
 
     The child's environment is ``clean_env()`` plus ``env``. With ``logs`` (a folder), its
     output and errors go to ``logs/<name>.log``, kept for reading afterwards; without,
@@ -187,13 +211,15 @@ async def spawn(
         sink, log_name = tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")
         log = Path(log_name)
 
+    cores = {cpu} if isinstance(cpu, int) else set(cpu) if cpu is not None else None
+
     def pin() -> None:
-        if cpu is not None:
-            os.sched_setaffinity(0, {cpu})
+        if cores:
+            os.sched_setaffinity(0, cores)
 
     try:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
+            executable,
             *args,
             env={**clean_env(), **(env or {})},
             stdout=sink if logs is not None else subprocess.DEVNULL,
@@ -280,7 +306,7 @@ def bridge_env(
 
 def bridge(
     upstream_v2: str,
-    cpu: int | None = None,
+    cpu: int | Collection[int] | None = None,
     *,
     name: str = "bridge",
     integrations: Sequence[Integration] = (BENCH,),

@@ -4,6 +4,9 @@ One ``ClientSession`` whose connector holds exactly ``concurrency`` connections;
 many workers as connections, each sending its next request as soon as the previous
 answer is read in full. Latency is measured per request with ``time.perf_counter``
 (request sent -> body read). A warm-up (not recorded) opens the connections first.
+No ``Accept-Encoding`` is sent unless given in the headers (aiohttp would send ``gzip,
+deflate`` by default, and the bridge would then compress every answer of 1 KiB or more
+while the hop forwards the sandbox's identity bytes); bodies are read as sent.
 
     .venv/bin/python -m bench.load URL [-c 16] [-n 2000] [-H 'Name: value'] [--method POST --body …]
 """
@@ -32,6 +35,8 @@ class LoadResult:
     statuses: Counter[int] = field(default_factory=Counter)
     errors: int = 0
     probed: float | None = None  # probe() after the measured requests minus before
+    wire_bytes: int = 0  # answer bodies as sent (compressed when the server compressed)
+    probed_each: dict[int, float] = field(default_factory=dict)  # probe_each(), per key
 
     @property
     def count(self) -> int:
@@ -59,8 +64,14 @@ class LoadResult:
         return self.percentile(99)
 
     @property
+    def body_bytes(self) -> float:
+        """Mean answer body per request, as sent on the wire."""
+        return self.wire_bytes / self.count if self.count else math.nan
+
+    @property
     def ok(self) -> bool:
-        return self.errors == 0 and all(200 <= s < 300 for s in self.statuses)
+        """No error and every answer a success: 2xx, or 304 to a conditional request."""
+        return self.errors == 0 and all(200 <= s < 300 or s == 304 for s in self.statuses)
 
 
 async def run_load(
@@ -73,30 +84,37 @@ async def run_load(
     headers: Mapping[str, str] | None = None,
     body: Body = None,
     probe: Callable[[], float] | None = None,
+    probe_each: Callable[[], Mapping[int, float]] | None = None,
 ) -> LoadResult:
     """Send ``requests`` requests over ``concurrency`` kept-open connections.
 
     ``body`` is bytes sent with every request, or a function of the request number
     (for bodies that must differ, e.g. unique e-mail addresses). ``probe`` is read
-    right before and right after the measured requests (e.g. a server's CPU time).
+    right before and right after the measured requests (e.g. a server's CPU time);
+    ``probe_each`` likewise, per key (e.g. the CPU time of each worker process).
     """
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, headers=dict(headers or {}), auto_decompress=False
+        connector=connector,
+        timeout=timeout,
+        headers=dict(headers or {}),
+        auto_decompress=False,
+        skip_auto_headers=("Accept-Encoding",),
     ) as session:
         counter = 0
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
         errors = 0
+        wire_bytes = 0
 
         async def one(number: int, record: bool) -> None:
-            nonlocal errors
+            nonlocal errors, wire_bytes
             data = body(number) if callable(body) else body
             started = time.perf_counter()
             try:
                 async with session.request(method, url, data=data) as response:
-                    await response.read()
+                    size = len(await response.read())
                     status = response.status
             except (aiohttp.ClientError, TimeoutError):
                 errors += 1
@@ -104,6 +122,7 @@ async def run_load(
             if record:
                 latencies.append(time.perf_counter() - started)
                 statuses[status] += 1
+                wire_bytes += size
 
         async def worker(total: int, record: bool) -> None:
             nonlocal counter
@@ -116,11 +135,14 @@ async def run_load(
             await asyncio.gather(*(worker(warmup, False) for _ in range(workers)))
         counter = 0
         before = probe() if probe is not None else None
+        before_each = dict(probe_each()) if probe_each is not None else {}
         start = time.perf_counter()
         await asyncio.gather(*(worker(requests, True) for _ in range(workers)))
         elapsed = time.perf_counter() - start
         probed = probe() - before if probe is not None and before is not None else None
-    return LoadResult(latencies, elapsed, statuses, errors, probed)
+        after_each = dict(probe_each()) if probe_each is not None else {}
+    each = {k: v - before_each[k] for k, v in after_each.items() if k in before_each}
+    return LoadResult(latencies, elapsed, statuses, errors, probed, wire_bytes, each)
 
 
 def _headers(raw: list[str]) -> dict[str, str]:

@@ -1,23 +1,32 @@
 """What the bridge costs on top of a bare Python hop, measured side by side (not a test).
 
-Three paths to the same sandbox (API v2, its limiter off), each a separate process:
+Four paths to the same sandbox (API v2, its limiter off), each a separate process:
 
 - **direct**: the load generator straight to the sandbox (v2 calls);
 - **hop**: through ``bench.passthrough``, a bare aiohttp proxy that streams bytes
   through untranslated: the floor for any Python proxy;
+- **nginx**: through Debian's nginx (``proxy_pass``, ``bench.native``), the native
+  anchor; skipped with a line saying so where nginx is absent;
 - **bridge**: ``python -m proxy serve`` (v1 calls), cache off and rate limit off unless
-  a row says "cache on", logging at its default level (info, JSON, to /dev/null).
+  a row says "cache on", logging at its default level (info, JSON, to /dev/null), CORS
+  on for one widget origin, gzip at its default (answers of 1 KiB or more, only when
+  the request's ``Accept-Encoding`` allows it: only the gzip rows send one).
+
+Rows carry the issue-15 target their CPU ratio answers to (cached reads ≤ 0.35× the
+hop, other reads ≤ 1.1×, creates ≤ 1.3×; added p50 at concurrency 1 ≤ 1 ms). A last
+table compares one worker with two (``workers = 2``, Redis store) on cached reads.
 
 With two or more CPUs, the hop and the bridges are pinned to one core and the load
 generator (this process) and the sandbox to another, so the proxy under measurement
-has a core of its own. Each scenario runs its three paths in turn, ``--repeats``
-times with the order rotated; the table shows medians, and ratios are the median of
-the per-round ratios (the three runs of a round are seconds apart, so a neighbour's
-load affects them alike). Latency is request sent -> body read, per request, with a
+has a core of its own. Each scenario runs its paths in turn, ``--repeats`` times with
+the order rotated; the table shows medians, and ratios are the median of the per-round
+ratios (the runs of a round are seconds apart, so a neighbour's load affects them
+alike). Latency is request sent -> body read, per request, with a
 closed loop of ``--concurrency`` kept-open connections.
 
 CPU per request is the proxy process's own CPU time during the measured run (from
-``/proc/<pid>/task/*/schedstat``) divided by the requests: it does not depend on
+``/proc/<pid>/task/*/schedstat``, every thread: aiohttp gzips large bodies in a thread
+pool) divided by the requests: it does not depend on
 which process was the bottleneck, nor on other load on the machine.
 
     .venv/bin/python -m bench.overhead [--repeats 5] [--requests 1000] [--concurrency 16]
@@ -32,14 +41,14 @@ import json
 import os
 import statistics
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 import aiohttp
 
-from bench import harness
+from bench import harness, native, workers
 from bench.harness import (
     V2_AUTH,
     Server,
@@ -55,10 +64,19 @@ from bench.load import Body, LoadResult, run_load
 V1_KEY = harness.BENCH.v1_key
 V1_AUTH = harness.BENCH.auth
 JOB_INCLUDES = "include[]=location&include[]=department&include[]=total_candidate_count"
+WIDGET = "https://careers.example.com"  # the origin the bridges allow (CORS rows)
+GZIP = {"Accept-Encoding": "gzip"}
 MB = 1_000_000
 UPLOAD_BYTES = 25 * MB
 MS = 1000.0
 US = 1_000_000.0
+
+# Issue 15's targets: bridge CPU per request ÷ the hop's, per kind of row.
+Kind = Literal["cached", "read", "create"]
+CPU_TARGETS: Final[dict[str, float]] = {"cached": 0.35, "read": 1.1, "create": 1.3}
+ADDED_P50_TARGET_SECONDS: Final = 0.001  # at concurrency 1, every row
+UPLOAD_GROWTH_TARGET: Final = 10 * MB
+Show = Callable[[str], None]
 
 
 # --- processes ------------------------------------------------------------------------
@@ -70,27 +88,32 @@ def passthrough(upstream: str, cpu: int | None) -> contextlib.AbstractAsyncConte
     return spawn("hop", args, port, "/v2/ping", cpu=cpu, ready_headers=V2_AUTH)
 
 
+BridgeContext = contextlib.AbstractAsyncContextManager[Server]
+
+
 def bridge(
     upstream_v2: str,
-    cpu: int | None,
+    cpu: int | Collection[int] | None,
     *,
     cache_ttl_seconds: float,
     name: str = "bridge",
     checkout: Path | None = None,
-) -> contextlib.AbstractAsyncContextManager[Server]:
+    **settings: Any,
+) -> BridgeContext:
     """The bridge as measured here: rate limit off, logging at its default level (info,
-    JSON); from another ``checkout`` of the project when given. Other ``HOMERUN_BRIDGE_*``
-    come from this environment (tests/browser/measure_browsers.py sets one there)."""
+    JSON), CORS for ``WIDGET``, gzip at its default; from another ``checkout`` of the
+    project when given; other ``settings`` (names of ``BridgeSettings``) on top."""
     return harness.bridge(
         upstream_v2,
         cpu,
         name=name,
         checkout=checkout,
-        inherit_settings=True,
         cache_ttl_seconds=cache_ttl_seconds,
         rate_limit_per_minute=0,
         log_level="info",
         log_format="json",
+        cors_allowed_origins=[WIDGET],
+        **settings,
     )
 
 
@@ -107,10 +130,18 @@ class Call:
 
 @dataclass(frozen=True)
 class Scenario:
+    """One row: ``v2`` goes to the sandbox directly, through the hop and through nginx,
+    ``v1`` to the bridge. ``kind`` names the issue-15 target of its CPU ratio (None: a
+    cost to read, no target); ``weight`` scales the requests of a heavy row; a
+    ``conditional`` row sends the bridge's own ``ETag`` back in ``If-None-Match``."""
+
     name: str
-    v2: Call  # sent to the sandbox directly and through the hop
-    v1: Call  # sent to the bridge
+    v2: Call
+    v1: Call
     cached_bridge: bool = False
+    kind: Kind | None = "read"
+    weight: float = 1.0
+    conditional: bool = False
 
 
 @dataclass
@@ -119,6 +150,7 @@ class Round:
     hop: LoadResult
     bridge: LoadResult
     compared: LoadResult | None = None  # the bridge of ``--compare DIR``
+    native: LoadResult | None = None  # nginx, when present
 
 
 @dataclass
@@ -169,21 +201,59 @@ async def _application_without_files(http: aiohttp.ClientSession, sandbox_base: 
     raise RuntimeError("every application of the first page has files")
 
 
-async def scenarios(sandbox_base: str) -> list[Scenario]:
-    async with aiohttp.ClientSession(headers=V2_AUTH) as http:
-        application_id = await _application_without_files(http, sandbox_base)
-        async with http.get(sandbox_base + "/v2/vacancies?filter[status]=public") as response:
-            job_id = (await response.json())["data"][0]["id"]
-    v2_create, v1_create = _create_bodies(job_id)
-    json_type = {"Content-Type": "application/json"}
-    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+PREFLIGHT_HEADERS: Final = {
+    "Origin": WIDGET,
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization,content-type",
+}
+
+
+def read_scenarios(application_id: str) -> list[Scenario]:
+    """The reads, cheapest first; what each row's v2 side stands for is in its name or
+    in RESULTS.md ("How the rows are built")."""
     list_jobs_v2 = Call("GET", f"/v2/vacancies?{JOB_INCLUDES}&perPage=100", V2_AUTH)
     list_jobs_v1 = Call("GET", "/v1/jobs", V1_AUTH)
-    create_v2 = Call("POST", "/v2/job-applications", {**V2_AUTH, **json_type}, v2_create)
-    create_v1 = Call("POST", "/v1/applications", {**V1_AUTH, **form_type}, v1_create)
+    widget = {**V1_AUTH, "Origin": WIDGET}
+    page_v2 = "/v2/job-applications?page=1&perPage=100&include[]=vacancy&include[]=stage"
+    page_v1 = "/v1/applications?per_page=100"
     return [
         Scenario("list jobs", list_jobs_v2, list_jobs_v1),
-        Scenario("list jobs, cache on", list_jobs_v2, list_jobs_v1, cached_bridge=True),
+        Scenario(
+            "list jobs, HEAD",
+            replace(list_jobs_v2, method="HEAD"),
+            replace(list_jobs_v1, method="HEAD"),
+        ),
+        Scenario(
+            "list jobs, cache on", list_jobs_v2, list_jobs_v1, cached_bridge=True, kind="cached"
+        ),
+        Scenario(
+            "list jobs, cache on, If-None-Match (304)",
+            list_jobs_v2,
+            list_jobs_v1,
+            cached_bridge=True,
+            kind="cached",
+            conditional=True,
+        ),
+        Scenario(
+            "list jobs, cache on, CORS GET (Origin)",
+            list_jobs_v2,
+            replace(list_jobs_v1, headers=widget),
+            cached_bridge=True,
+            kind="cached",
+        ),
+        Scenario(
+            "list jobs, cache on, gzip (a browser's request)",
+            replace(list_jobs_v2, headers={**V2_AUTH, **GZIP}),
+            replace(list_jobs_v1, headers={**widget, **GZIP}),
+            cached_bridge=True,
+            kind="cached",
+        ),
+        Scenario(
+            "CORS preflight (v2 side: GET /v2/ping)",
+            Call("GET", "/v2/ping", V2_AUTH),
+            Call("OPTIONS", "/v1/applications", PREFLIGHT_HEADERS),
+            kind=None,
+        ),
         Scenario(
             "get application",
             Call("GET", f"/v2/job-applications/{application_id}?include[]=vacancy", V2_AUTH),
@@ -198,34 +268,94 @@ async def scenarios(sandbox_base: str) -> list[Scenario]:
             ),
             Call("GET", "/v1/applications?page=2&per_page=25", V1_AUTH),
         ),
-        Scenario("create application", create_v2, create_v1),
-        Scenario("create application, cache on", create_v2, create_v1, cached_bridge=True),
+        Scenario(
+            "list applications (per_page 100)",
+            Call("GET", page_v2, V2_AUTH),
+            Call("GET", page_v1, V1_AUTH),
+            weight=0.3,
+        ),
+        Scenario(
+            "list applications (per_page 100), gzip",
+            Call("GET", page_v2, {**V2_AUTH, **GZIP}),
+            Call("GET", page_v1, {**V1_AUTH, **GZIP}),
+            kind=None,
+            weight=0.3,
+        ),
     ]
+
+
+def create_scenarios(job_id: str) -> list[Scenario]:
+    """The creates (run last: the sandbox grows with every create)."""
+    v2_create, v1_create = _create_bodies(job_id)
+    json_type = {"Content-Type": "application/json"}
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    create_v2 = Call("POST", "/v2/job-applications", {**V2_AUTH, **json_type}, v2_create)
+    create_v1 = Call("POST", "/v1/applications", {**V1_AUTH, **form_type}, v1_create)
+    return [
+        Scenario("create application", create_v2, create_v1, kind="create"),
+        Scenario(
+            "create application, cache on", create_v2, create_v1, cached_bridge=True, kind="create"
+        ),
+    ]
+
+
+async def scenarios(sandbox_base: str) -> list[Scenario]:
+    async with aiohttp.ClientSession(headers=V2_AUTH) as http:
+        application_id = await _application_without_files(http, sandbox_base)
+        async with http.get(sandbox_base + "/v2/vacancies?filter[status]=public") as response:
+            job_id = (await response.json())["data"][0]["id"]
+    return read_scenarios(application_id) + create_scenarios(job_id)
+
+
+async def with_etag(base: str, call: Call) -> Call | None:
+    """``call`` with ``If-None-Match`` set to the ETag the bridge answers it with now;
+    None when the answer has no ETag (a bridge without conditional answers)."""
+    async with (
+        aiohttp.ClientSession(headers=call.headers, skip_auto_headers=("Accept-Encoding",)) as http,
+        http.request(call.method, base + call.path) as response,
+    ):
+        await response.read()
+        etag = response.headers.get("ETag")
+    if response.status != 200 or etag is None:
+        return None
+    return replace(call, headers={**call.headers, "If-None-Match": etag})
 
 
 async def _v2_calls_of(base: str, call: Call) -> int:
     """``X-Upstream-Calls`` of one v1 request (after a first one warmed any cache)."""
-    async with aiohttp.ClientSession(headers=call.headers) as http:
+    async with aiohttp.ClientSession(
+        headers=call.headers, skip_auto_headers=("Accept-Encoding",)
+    ) as http:
         calls = 0
         for n in range(2):
             body = call.body(10_000_000 + n) if callable(call.body) else call.body
             async with http.request(call.method, base + call.path, data=body) as response:
                 await response.read()
-                if response.status >= 300:
+                if response.status >= 400:
                     raise RuntimeError(f"{call.method} {call.path}: {response.status}")
                 calls = int(response.headers["X-Upstream-Calls"])
         return calls
 
 
+def requests_for(args: argparse.Namespace, scenario: Scenario, concurrency: int) -> int:
+    total: int = args.requests if concurrency > 1 else args.serial_requests
+    return max(20, round(total * scenario.weight))
+
+
 async def _load(
-    base: str, call: Call, args: argparse.Namespace, pid: int | None, concurrency: int
+    base: str,
+    call: Call,
+    args: argparse.Namespace,
+    pid: int | None,
+    concurrency: int,
+    requests: int,
 ) -> LoadResult:
     result = await run_load(
         base + call.path,
         method=call.method,
         concurrency=concurrency,
-        requests=args.requests if concurrency > 1 else args.serial_requests,
-        warmup=args.warmup,
+        requests=requests,
+        warmup=min(args.warmup, requests),
         headers=call.headers,
         body=call.body,
         probe=(lambda: cpu_seconds(pid)) if pid is not None else None,
@@ -238,73 +368,142 @@ async def _load(
     return result
 
 
-async def measure(
-    args: argparse.Namespace, progress: Callable[[str], None]
-) -> tuple[list[Measured], list[Measured], list[float]]:
-    """Every scenario at ``--concurrency`` and at concurrency 1; upload peak memory."""
+@dataclass
+class Servers:
+    """What one overhead run measures: the sandbox and every proxy in front of it."""
+
+    upstream: Server
+    hop: Server
+    plain: Server
+    cached: Server
+    native: Server | None = None
+    compared: dict[bool, Server] = field(default_factory=dict)  # by cache on
+
+    def bridge_for(self, scenario: Scenario) -> Server:
+        return self.cached if scenario.cached_bridge else self.plain
+
+
+async def start_servers(
+    stack: contextlib.AsyncExitStack, args: argparse.Namespace, notes: list[str]
+) -> Servers:
+    loadgen_cpu, proxy_cpu = cpu_layout()
+    upstream = await stack.enter_async_context(sandbox(loadgen_cpu))
+    v2 = upstream.base + "/v2"
+    servers = Servers(
+        upstream=upstream,
+        hop=await stack.enter_async_context(passthrough(upstream.base, proxy_cpu)),
+        plain=await stack.enter_async_context(bridge(v2, proxy_cpu, cache_ttl_seconds=0)),
+        cached=await stack.enter_async_context(
+            bridge(v2, proxy_cpu, cache_ttl_seconds=60, name="bridge-cache")
+        ),
+    )
+    binary = None if args.skip_nginx else native.nginx_binary()
+    if binary is not None:
+        servers.native = await stack.enter_async_context(
+            native.nginx(upstream.base, proxy_cpu, binary)
+        )
+    else:
+        notes.append(native.absent_line() if not args.skip_nginx else "_nginx: skipped._")
+    if args.compare is not None:
+        for cache_on in (False, True):
+            servers.compared[cache_on] = await stack.enter_async_context(
+                bridge(
+                    v2,
+                    proxy_cpu,
+                    cache_ttl_seconds=60 if cache_on else 0,
+                    name="compared",
+                    checkout=args.compare,
+                )
+            )
+    return servers
+
+
+async def measure_scenario(
+    servers: Servers,
+    scenario: Scenario,
+    concurrency: int,
+    args: argparse.Namespace,
+    progress: Callable[[str], None],
+) -> Measured:
+    """``--repeats`` rounds of one row, every path once per round, the order rotated."""
+    target = servers.bridge_for(scenario)
+    measured = Measured(scenario, await _v2_calls_of(target.base, scenario.v1))
+    requests = requests_for(args, scenario, concurrency)
+    for repeat in range(args.repeats):
+        progress(f"{scenario.name}, concurrency {concurrency}, round {repeat + 1}")
+        paths: list[tuple[str, str, Call, int | None]] = [
+            ("direct", servers.upstream.base, scenario.v2, None),
+            ("hop", servers.hop.base, scenario.v2, servers.hop.pid),
+            ("bridge", target.base, scenario.v1, target.pid),
+        ]
+        if servers.native is not None:
+            paths.append(("native", servers.native.base, scenario.v2, servers.native.pid))
+        if servers.compared:
+            twin = servers.compared[scenario.cached_bridge]
+            paths.append(("compared", twin.base, scenario.v1, twin.pid))
+        shift = repeat % len(paths)
+        done: dict[str, LoadResult] = {}
+        for name, base, call, pid in paths[shift:] + paths[:shift]:
+            done[name] = await _load(base, call, args, pid, concurrency, requests)
+        measured.rounds.append(
+            Round(
+                done["direct"],
+                done["hop"],
+                done["bridge"],
+                compared=done.get("compared"),
+                native=done.get("native"),
+            )
+        )
+    return measured
+
+
+@dataclass
+class Measurements:
+    loaded: list[Measured] = field(default_factory=list)
+    serial: list[Measured] = field(default_factory=list)
+    growth: list[float] = field(default_factory=list)
+    workers: workers.Scaling | None = None
+    notes: list[str] = field(default_factory=list)  # rows skipped, paths absent: why
+
+
+async def measure(args: argparse.Namespace, progress: Callable[[str], None]) -> Measurements:
+    """Every scenario at ``--concurrency`` and at concurrency 1; workers; upload memory."""
     loadgen_cpu, proxy_cpu = cpu_layout()
     if loadgen_cpu is not None:
         os.sched_setaffinity(0, {loadgen_cpu})
+    found = Measurements()
     async with contextlib.AsyncExitStack() as stack:
-        upstream = await stack.enter_async_context(sandbox(loadgen_cpu))
-        hop = await stack.enter_async_context(passthrough(upstream.base, proxy_cpu))
-        plain = await stack.enter_async_context(
-            bridge(upstream.base + "/v2", proxy_cpu, cache_ttl_seconds=0)
-        )
-        cached = await stack.enter_async_context(
-            bridge(upstream.base + "/v2", proxy_cpu, cache_ttl_seconds=60, name="bridge-cache")
-        )
-        other: dict[bool, Server] = {}
-        if args.compare is not None:
-            for cache_on in (False, True):
-                other[cache_on] = await stack.enter_async_context(
-                    bridge(
-                        upstream.base + "/v2",
-                        proxy_cpu,
-                        cache_ttl_seconds=60 if cache_on else 0,
-                        name="compared",
-                        checkout=args.compare,
-                    )
-                )
-        chosen = await scenarios(upstream.base)
+        servers = await start_servers(stack, args, found.notes)
+        chosen = await scenarios(servers.upstream.base)
         if args.only:
             chosen = [s for s in chosen if any(word in s.name for word in args.only)]
-        loaded: list[Measured] = []
-        serial: list[Measured] = []
-        # Scenario by scenario (the creates last: the sandbox grows with every create,
-        # and counts candidates by scanning every application).
         for scenario in chosen:
-            target = cached if scenario.cached_bridge else plain
-            v2_calls = await _v2_calls_of(target.base, scenario.v1)
-            plan = [(args.concurrency, loaded)]
-            if args.serial_requests > 0:
-                plan.append((1, serial))
-            for concurrency, results in plan:
-                measured = Measured(scenario, v2_calls)
-                for repeat in range(args.repeats):
-                    progress(f"{scenario.name}, concurrency {concurrency}, round {repeat + 1}")
-                    paths: list[tuple[str, str, Call, int | None]] = [
-                        ("direct", upstream.base, scenario.v2, None),
-                        ("hop", hop.base, scenario.v2, hop.pid),
-                        ("bridge", target.base, scenario.v1, target.pid),
-                    ]
-                    if other:
-                        twin = other[scenario.cached_bridge]
-                        paths.append(("compared", twin.base, scenario.v1, twin.pid))
-                    shift = repeat % len(paths)
-                    done: dict[str, LoadResult] = {}
-                    for name, base, call, pid in paths[shift:] + paths[:shift]:
-                        done[name] = await _load(base, call, args, pid, concurrency)
-                    measured.rounds.append(
-                        Round(done["direct"], done["hop"], done["bridge"], done.get("compared"))
+            if scenario.conditional:
+                call = await with_etag(servers.bridge_for(scenario).base, scenario.v1)
+                if call is None:
+                    found.notes.append(
+                        f"_{scenario.name}: skipped, the bridge answers `{scenario.v1.path}` "
+                        "without an ETag._"
                     )
-                results.append(measured)
-        growth: list[float] = []
+                    continue
+                scenario = replace(scenario, v1=call)
+            found.loaded.append(
+                await measure_scenario(servers, scenario, args.concurrency, args, progress)
+            )
+            if args.serial_requests > 0:
+                found.serial.append(await measure_scenario(servers, scenario, 1, args, progress))
+        if not args.skip_workers:
+            v2 = servers.upstream.base + "/v2"
+
+            def start(cpu: Collection[int] | int | None, **settings: Any) -> BridgeContext:
+                return bridge(v2, cpu, **settings)
+
+            found.workers = await workers.measure(start, args, progress, found.notes)
         if not args.skip_upload:
             for repeat in range(args.repeats):
                 progress(f"upload memory, round {repeat + 1}")
-                growth.append(await upload_growth(upstream.base + "/v2", proxy_cpu))
-    return loaded, serial, growth
+                found.growth.append(await upload_growth(servers.upstream.base + "/v2", proxy_cpu))
+    return found
 
 
 async def upload_growth(upstream_v2: str, cpu: int | None) -> float:
@@ -338,11 +537,40 @@ async def upload_growth(upstream_v2: str, cpu: int | None) -> float:
 
 
 def _median(values: Sequence[float]) -> float:
-    return statistics.median(values)
+    return statistics.median(values) if values else float("nan")
 
 
-def _cpu_per_request(result: LoadResult) -> float:
-    return result.probed / result.count if result.probed is not None else float("nan")
+def _cpu_per_request(result: LoadResult | None) -> float:
+    if result is None or result.probed is None or not result.count:
+        return float("nan")
+    return result.probed / result.count
+
+
+@dataclass(frozen=True)
+class Side:
+    """One path's medians over the rounds of a row (NaN for a path that did not run)."""
+
+    rps: float
+    p50: float
+    p99: float
+    cpu: float
+    body_bytes: float
+
+    @classmethod
+    def of(cls, results: Sequence[LoadResult | None]) -> Side:
+        ran = [r for r in results if r is not None]
+        return cls(
+            rps=_median([r.throughput for r in ran]),
+            p50=_median([r.p50 for r in ran]),
+            p99=_median([r.p99 for r in ran]),
+            cpu=_median([_cpu_per_request(r) for r in ran]),
+            body_bytes=_median([r.body_bytes for r in ran]),
+        )
+
+
+def _ratio(rounds: Sequence[Round], value: Callable[[Round], float]) -> float:
+    """The median of a per-round ratio (NaN where a path did not run)."""
+    return _median([v for v in (value(r) for r in rounds) if v == v])
 
 
 @dataclass(frozen=True)
@@ -350,136 +578,222 @@ class Summary:
     """Medians over the rounds of one scenario; ratios are medians of per-round ratios."""
 
     name: str
+    kind: Kind | None
     v2_calls: int
-    direct_rps: float
-    hop_rps: float
-    bridge_rps: float
+    direct: Side
+    hop: Side
+    native: Side
+    bridge: Side
     throughput_ratio: float
-    direct_p50: float
-    hop_p50: float
-    bridge_p50: float
-    direct_p99: float
-    hop_p99: float
-    bridge_p99: float
     added_p50: float
     added_p99: float
-    hop_cpu: float
-    bridge_cpu: float
+    cpu_ratio: float  # bridge ÷ hop
+    hop_native_cpu: float  # hop ÷ nginx
+    bridge_native_cpu: float  # bridge ÷ nginx
     bridge_busy: float
 
     @classmethod
     def of(cls, measured: Measured) -> Summary:
         rounds = measured.rounds
+        cpu = _cpu_per_request
         return cls(
             name=measured.scenario.name,
+            kind=measured.scenario.kind,
             v2_calls=measured.v2_calls,
-            direct_rps=_median([r.direct.throughput for r in rounds]),
-            hop_rps=_median([r.hop.throughput for r in rounds]),
-            bridge_rps=_median([r.bridge.throughput for r in rounds]),
-            throughput_ratio=_median([r.bridge.throughput / r.hop.throughput for r in rounds]),
-            direct_p50=_median([r.direct.p50 for r in rounds]),
-            hop_p50=_median([r.hop.p50 for r in rounds]),
-            bridge_p50=_median([r.bridge.p50 for r in rounds]),
-            direct_p99=_median([r.direct.p99 for r in rounds]),
-            hop_p99=_median([r.hop.p99 for r in rounds]),
-            bridge_p99=_median([r.bridge.p99 for r in rounds]),
+            direct=Side.of([r.direct for r in rounds]),
+            hop=Side.of([r.hop for r in rounds]),
+            native=Side.of([r.native for r in rounds]),
+            bridge=Side.of([r.bridge for r in rounds]),
+            throughput_ratio=_ratio(rounds, lambda r: r.bridge.throughput / r.hop.throughput),
             added_p50=_median([r.bridge.p50 - r.hop.p50 for r in rounds]),
             added_p99=_median([r.bridge.p99 - r.hop.p99 for r in rounds]),
-            hop_cpu=_median([_cpu_per_request(r.hop) for r in rounds]),
-            bridge_cpu=_median([_cpu_per_request(r.bridge) for r in rounds]),
+            cpu_ratio=_ratio(rounds, lambda r: cpu(r.bridge) / cpu(r.hop)),
+            hop_native_cpu=_ratio(rounds, lambda r: cpu(r.hop) / cpu(r.native)),
+            bridge_native_cpu=_ratio(rounds, lambda r: cpu(r.bridge) / cpu(r.native)),
             bridge_busy=_median(
                 [(r.bridge.probed or 0.0) / r.bridge.elapsed for r in rounds if r.bridge.elapsed]
             ),
         )
 
+    @property
+    def cpu_target(self) -> float | None:
+        return CPU_TARGETS[self.kind] if self.kind is not None else None
+
+    @property
+    def cpu_met(self) -> bool | None:
+        target = self.cpu_target
+        return None if target is None else self.cpu_ratio <= target
+
+
+def _num(value: float, spec: str = ".0f") -> str:
+    return "n/a" if value != value else format(value, spec)
+
 
 def _ms(seconds: float) -> str:
-    return f"{seconds * MS:.2f}"
+    return _num(seconds * MS, ".2f")
 
 
 def _signed_ms(seconds: float) -> str:
-    return f"{seconds * MS:+.2f}"
+    return _num(seconds * MS, "+.2f")
 
 
-def _mark(ok: bool) -> str:
-    return "✅" if ok else "❌"
+def _mark(ok: bool | None) -> str:
+    return "—" if ok is None else "✅" if ok else "❌"
 
 
-def tables(
-    loaded: list[Measured],
-    serial: list[Measured],
-    growth: list[float],
-    args: argparse.Namespace,
-    show: Callable[[str], None] = print,
-) -> None:
-    summaries = [Summary.of(m) for m in loaded]
+def _four(s: Summary, value: Callable[[Side], float], fmt: Callable[[float], str]) -> str:
+    return " / ".join(fmt(value(side)) for side in (s.direct, s.hop, s.native, s.bridge))
+
+
+def _bytes(value: float) -> str:
+    if value != value:
+        return "n/a"
+    return f"{value / 1000:.1f} kB" if value >= 1000 else f"{value:.0f} B"
+
+
+def throughput_table(summaries: Sequence[Summary], args: argparse.Namespace, show: Show) -> None:
     show(
         f"### Throughput and latency, {args.concurrency} connections "
-        f"({args.requests} requests per run, median of {args.repeats} rounds)\n"
+        f"({args.requests} requests per run, fewer for rows marked ×weight; median of "
+        f"{args.repeats} rounds)\n"
     )
     show(
-        "| scenario | v2 calls per request | direct req/s | hop req/s | bridge req/s "
-        "| bridge / hop throughput | p50 direct / hop / bridge (ms) "
-        "| p99 direct / hop / bridge (ms) | added p50 (ms) | added p99 (ms) |"
+        "| scenario | v2 calls per request | req/s direct / hop / nginx / bridge "
+        "| bridge ÷ hop throughput | p50 direct / hop / nginx / bridge (ms) "
+        "| p99 direct / hop / nginx / bridge (ms) | added p50 (ms) | added p99 (ms) |"
     )
-    show("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    show("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for s in summaries:
         show(
-            f"| {s.name} | {s.v2_calls} | {s.direct_rps:.0f} | {s.hop_rps:.0f} "
-            f"| {s.bridge_rps:.0f} | {s.throughput_ratio:.0%} {_mark(s.throughput_ratio >= 0.7)} "
-            f"| {_ms(s.direct_p50)} / {_ms(s.hop_p50)} / {_ms(s.bridge_p50)} "
-            f"| {_ms(s.direct_p99)} / {_ms(s.hop_p99)} / {_ms(s.bridge_p99)} "
-            f"| {_signed_ms(s.added_p50)} {_mark(s.added_p50 <= 0.001)} "
+            f"| {s.name} | {s.v2_calls} | {_four(s, lambda x: x.rps, _num)} "
+            f"| {_num(s.throughput_ratio * 100)} % "
+            f"| {_four(s, lambda x: x.p50, _ms)} | {_four(s, lambda x: x.p99, _ms)} "
+            f"| {_signed_ms(s.added_p50)} | {_signed_ms(s.added_p99)} |"
+        )
+
+
+def _target(s: Summary) -> str:
+    target = s.cpu_target
+    return "—" if target is None else f"≤ {target:.2f}× {_mark(s.cpu_met)}"
+
+
+def cpu_table(summaries: Sequence[Summary], show: Show) -> None:
+    show(
+        "\n### Proxy CPU per request (same runs; independent of which process was the "
+        "bottleneck), bytes per answer, and issue 15's target\n"
+    )
+    show(
+        "| scenario | answer bytes hop / nginx / bridge | CPU nginx / hop / bridge (µs) "
+        "| bridge ÷ hop CPU | hop ÷ nginx | bridge ÷ nginx | bridge core busy "
+        "| target (bridge ÷ hop) |"
+    )
+    show("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for s in summaries:
+        sizes = " / ".join(_bytes(x.body_bytes) for x in (s.hop, s.native, s.bridge))
+        cpus = " / ".join(_num(x.cpu * US) for x in (s.native, s.hop, s.bridge))
+        show(
+            f"| {s.name} | {sizes} | {cpus} | {_num(s.cpu_ratio, '.2f')}× "
+            f"| {_num(s.hop_native_cpu, '.2f')}× | {_num(s.bridge_native_cpu, '.2f')}× "
+            f"| {_num(s.bridge_busy * 100)} % | {_target(s)} |"
+        )
+
+
+def serial_table(summaries: Sequence[Summary], args: argparse.Namespace, show: Show) -> None:
+    show(
+        f"\n### Latency at concurrency 1 ({args.serial_requests} requests per run, "
+        f"median of {args.repeats} rounds): the bridge's own time, without queueing\n"
+    )
+    show(
+        "| scenario | p50 direct / hop / nginx / bridge (ms) "
+        "| p99 direct / hop / nginx / bridge (ms) | added p50 (ms), target ≤ +1 ms "
+        "| added p99 (ms) |"
+    )
+    show("| --- | ---: | ---: | ---: | ---: |")
+    for s in summaries:
+        show(
+            f"| {s.name} | {_four(s, lambda x: x.p50, _ms)} | {_four(s, lambda x: x.p99, _ms)} "
+            f"| {_signed_ms(s.added_p50)} {_mark(s.added_p50 <= ADDED_P50_TARGET_SECONDS)} "
             f"| {_signed_ms(s.added_p99)} |"
         )
+
+
+def memory_line(growth: Sequence[float], show: Show) -> None:
+    median = _median(growth)
+    runs = ", ".join(f"{g / MB:.1f}" for g in growth)
     show(
-        "\n### Proxy CPU per request (same runs; independent of which process was the bottleneck)\n"
+        f"\n### Memory\n\nBridge peak RSS (VmHWM) growth during a 25 MB upload, fresh "
+        f"process each round: **{median / MB:.1f} MB** median (rounds: {runs} MB) "
+        f"{_mark(median <= UPLOAD_GROWTH_TARGET)} (target ≤ 10 MB)"
     )
+
+
+def _listed(rows: Sequence[Summary], value: Callable[[Summary], str]) -> str:
+    return "; ".join(f"{s.name} {value(s)}" for s in rows) or "no row measured"
+
+
+def _all(flags: Sequence[bool | None]) -> bool | None:
+    known = [f for f in flags if f is not None]
+    return all(known) if known else None
+
+
+def targets_table(found: Measurements, show: Show) -> None:
+    """Issue 15's targets, each with the rows it covers and whether every one holds."""
+    loaded = [Summary.of(m) for m in found.loaded]
+    serial = [Summary.of(m) for m in found.serial]
+    show("\n### Issue 15's targets (this run)\n")
+    show("| target | rows | met |")
+    show("| --- | --- | --- |")
+    for kind, label in (
+        ("cached", "cached reads ≤ 0.35× the hop's CPU"),
+        ("read", "every uncached read ≤ 1.1×"),
+        ("create", "creates ≤ 1.3×"),
+    ):
+        rows = [s for s in loaded if s.kind == kind]
+        ratios = _listed(rows, lambda s: f"{_num(s.cpu_ratio, '.2f')}×")
+        show(f"| {label} | {ratios} | {_mark(_all([s.cpu_met for s in rows]))} |")
+    late = [s for s in serial if s.added_p50 > ADDED_P50_TARGET_SECONDS]
+    missed = _listed(late, lambda s: _signed_ms(s.added_p50))
+    held = _all([s.added_p50 <= ADDED_P50_TARGET_SECONDS for s in serial])
     show(
-        "| scenario | hop CPU (µs) | bridge CPU (µs) | bridge / hop CPU "
-        "| hop-bound throughput ratio | bridge core busy |"
+        f"| added p50 at concurrency 1 ≤ 1 ms, every row | {len(serial) - len(late)} of "
+        f"{len(serial)} rows; over: {missed if late else 'none'} | {_mark(held)} |"
     )
-    show("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for s in summaries:
+    if found.workers is not None:
+        scaling = found.workers
         show(
-            f"| {s.name} | {s.hop_cpu * US:.0f} | {s.bridge_cpu * US:.0f} "
-            f"| {s.bridge_cpu / s.hop_cpu:.2f}× | {s.hop_cpu / s.bridge_cpu:.0%} "
-            f"| {s.bridge_busy:.0%} |"
+            f"| two workers ≥ 1.7× one worker's cached throughput | {scaling.summary()} "
+            f"| {_mark(scaling.met)} |"
         )
-    if serial:
+    if found.growth:
+        median = _median(found.growth)
         show(
-            f"\n### Latency at concurrency 1 ({args.serial_requests} requests per run, "
-            f"median of {args.repeats} rounds): the bridge's own time, without queueing\n"
+            f"| memory during a 25 MB upload ≤ +10 MB | +{median / MB:.1f} MB "
+            f"| {_mark(median <= UPLOAD_GROWTH_TARGET)} |"
         )
-        show(
-            "| scenario | p50 direct / hop / bridge (ms) | p99 direct / hop / bridge (ms) "
-            "| added p50 (ms) | added p99 (ms) |"
-        )
-        show("| --- | ---: | ---: | ---: | ---: |")
-        for s in (Summary.of(m) for m in serial):
-            show(
-                f"| {s.name} | {_ms(s.direct_p50)} / {_ms(s.hop_p50)} / {_ms(s.bridge_p50)} "
-                f"| {_ms(s.direct_p99)} / {_ms(s.hop_p99)} / {_ms(s.bridge_p99)} "
-                f"| {_signed_ms(s.added_p50)} {_mark(s.added_p50 <= 0.001)} "
-                f"| {_signed_ms(s.added_p99)} |"
-            )
+
+
+def tables(found: Measurements, args: argparse.Namespace, show: Show = print) -> None:
+    for note in found.notes:
+        show(note + "\n")
+    summaries = [Summary.of(m) for m in found.loaded]
+    throughput_table(summaries, args, show)
+    cpu_table(summaries, show)
+    if found.serial:
+        serial_table([Summary.of(m) for m in found.serial], args, show)
     if args.compare is not None:
-        compare_table(loaded, serial, args, show)
-    if growth:
-        median = _median(growth)
-        runs = ", ".join(f"{g / MB:.1f}" for g in growth)
-        show(
-            f"\n### Memory\n\nBridge peak RSS (VmHWM) growth during a 25 MB upload, fresh "
-            f"process each round: **{median / MB:.1f} MB** median (rounds: {runs} MB) "
-            f"{_mark(median <= 10 * MB)} (target ≤ 10 MB)"
-        )
+        compare_table(found.loaded, found.serial, args, show)
+    if found.workers is not None:
+        workers.table(found.workers, show)
+    if found.growth:
+        memory_line(found.growth, show)
+    targets_table(found, show)
 
 
 def compare_table(
     loaded: list[Measured],
     serial: list[Measured],
     args: argparse.Namespace,
-    show: Callable[[str], None] = print,
+    show: Show = print,
 ) -> None:
     """This bridge against the bridge of ``--compare DIR``, measured in the same rounds."""
     show(
@@ -495,20 +809,15 @@ def compare_table(
     for concurrency, group in ((args.concurrency, loaded), (1, serial)):
         for m in group:
             pairs = [(r.bridge, r.compared) for r in m.rounds if r.compared is not None]
-            this = [a for a, _ in pairs]
-            that = [b for _, b in pairs]
-            med = _median
-            rps = f"{med([r.throughput for r in this]):.0f} / "
-            rps += f"{med([r.throughput for r in that]):.0f}"
-            p50 = f"{_ms(med([r.p50 for r in this]))} / {_ms(med([r.p50 for r in that]))}"
-            p99 = f"{_ms(med([r.p99 for r in this]))} / {_ms(med([r.p99 for r in that]))}"
-            cpu_this = med([_cpu_per_request(r) for r in this]) * US
-            cpu_that = med([_cpu_per_request(r) for r in that]) * US
-            cpu_ratio = med([_cpu_per_request(a) / _cpu_per_request(b) for a, b in pairs])
+            this = Side.of([a for a, _ in pairs])
+            that = Side.of([b for _, b in pairs])
+            throughput = _median([a.throughput / b.throughput for a, b in pairs])
+            cpu_ratio = _median([_cpu_per_request(a) / _cpu_per_request(b) for a, b in pairs])
             show(
-                f"| {m.scenario.name} | {concurrency} | {rps} "
-                f"| {med([a.throughput / b.throughput for a, b in pairs]):.2f} | {p50} | {p99} "
-                f"| {cpu_this:.0f} / {cpu_that:.0f} | {cpu_ratio:.2f} |"
+                f"| {m.scenario.name} | {concurrency} | {this.rps:.0f} / {that.rps:.0f} "
+                f"| {throughput:.2f} | {_ms(this.p50)} / {_ms(that.p50)} "
+                f"| {_ms(this.p99)} / {_ms(that.p99)} "
+                f"| {this.cpu * US:.0f} / {that.cpu * US:.0f} | {cpu_ratio:.2f} |"
             )
 
 
@@ -522,6 +831,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="connections (16)")
     parser.add_argument("--only", nargs="*", help="scenarios whose name contains a word")
     parser.add_argument("--skip-upload", action="store_true")
+    parser.add_argument("--skip-nginx", action="store_true", help="no native anchor")
+    workers.add_arguments(parser)
     parser.add_argument(
         "--compare",
         type=Path,
@@ -530,12 +841,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, show: Callable[[str], None] = print) -> None:
+def run(args: argparse.Namespace, show: Show = print) -> None:
     def progress(message: str) -> None:
         print(f"  … {message}", file=sys.stderr, flush=True)
 
-    loaded, serial, growth = asyncio.run(measure(args, progress))
-    tables(loaded, serial, growth, args, show)
+    tables(asyncio.run(measure(args, progress)), args, show)
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
