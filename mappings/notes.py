@@ -18,21 +18,20 @@ or null) one becomes in v1:
 The id's position is the note's among the application's notes of the same instant
 (v2 dates have second precision, so two notes of one second share it). The answer to a
 create shows one note, not that position: it is 0 unless the bridge created another
-note of this application at this instant. The shell records every create of an instant
-in the store (:func:`instant_member`): the creates recorded before this one was sent to
-v2 were stored by v2 first, so they give the position (:func:`position_at_instant`, no
-v2 call). Only when another create of the instant overlapped this one (or the store
-cannot tell) does the shell read the notes once more and answer the note as listed
-(:func:`listed_note`, :func:`rank_among` among identical notes). Notes created at the
-same second outside the bridge (in the Homerun app) are not seen: such a coincidence
-would shift the id answered.
-- a note that is null inside ``notes`` is dropped; it takes no position, so the ids of
-  the other notes do not move.
+note of this application at this instant. The shell records every create in the
+store, before it is sent and once it is answered, in one sequence shared by the
+replicas (:func:`sending_mark`, :func:`answered_mark`): the creates of the instant
+answered before this one was sent were stored by v2 first and give the position
+(:func:`position_among`, no v2 call, also for notes one after another in one second).
+Only when another create overlapped this one (or the store cannot tell) does the shell
+read the notes once more and answer the note as listed (:func:`listed_note`, ranked
+among identical notes). Notes created at the same second outside the bridge (in the
+Homerun app) are not seen: such a coincidence would shift the id answered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any, Final
 
@@ -74,37 +73,58 @@ def note_to_v1(application_id: str, note: Note, occurrence: int = 0) -> dict[str
     }
 
 
-def fingerprint(note: Mapping[str, Any]) -> str:
-    """What tells two v1 notes of one instant apart: body, author and sensitivity."""
-    return short_hash(*(str(note.get(k)) for k in ("body", "name", "is_sensitive")))
+def fingerprint(payload: Mapping[str, Any]) -> str:
+    """What tells two notes of one instant apart (text, author, sensitivity), from the
+    v2 payload a create sends."""
+    parts = (payload.get("note"), payload.get("display_name"), bool(payload.get("is_sensitive")))
+    return short_hash(*map(str, parts))
 
 
-def instant_member(created_ns: int, note: Mapping[str, Any], token: str) -> str:
-    """This create among the bridge's creates of one instant: ordered by when the bridge
-    saw v2's answer, then what the note says, then a token of its own."""
-    return f"{created_ns:020d}.{fingerprint(note)}.{token}"
+def sending_mark(sent: int, print_: str, now: int) -> str:
+    """A note create, recorded before it is sent: ``sent`` is its place in the bridge's
+    sequence of note creates, ``print_`` its fingerprint, ``now`` the UNIX second (an old
+    mark is ignored: its create failed or its answer was lost)."""
+    return f"S|{sent}|{print_}|{now}"
 
 
-def position_at_instant(members: Iterable[str], mine: str, sent_ns: int) -> int | None:
-    """The note's position among the application's notes of its instant, when every other
-    create of that instant through the bridge was recorded before this one was sent to
-    v2 (v2 had stored those first, so they come first); ``None`` when one was recorded
-    since: v2's order between the two is unknown."""
-    earlier = 0
-    for member in members:
-        if member == mine:
+def answered_mark(sent: int, print_: str, answered: int, instant: str) -> str:
+    """The same create once v2 answered it: also its place in the sequence when it was
+    answered, and its instant."""
+    return f"A|{sent}|{print_}|{answered}|{instant}"
+
+
+def position_among(
+    marks: Mapping[str, str], mine: str, now: int, stale_after: float
+) -> tuple[int | None, int]:
+    """The note's position among the application's notes of its instant, from the marks
+    of the application's creates through the bridge (``mine`` names its own), and its
+    rank among identical creates (sent before it, of its instant or still in flight).
+
+    A create answered before this one was sent was stored by v2 first: it comes earlier.
+    One sent after this one was answered comes later. Any other of the same instant
+    (answered meanwhile), or one still in flight, leaves v2's order unknown: the position
+    is then ``None``, for a listing to tell."""
+    _, my_sent, my_print, my_answered, my_instant = marks[mine].split("|", 4)
+    earlier, rank, known = 0, 0, True
+    for token, mark in marks.items():
+        kind, sent, print_, rest = mark.split("|", 3)
+        if token == mine or int(sent) > int(my_answered):
             continue
-        if int(member.split(".", 1)[0]) >= sent_ns:
-            return None
-        earlier += 1
-    return earlier
-
-
-def rank_among(members: Iterable[str], mine: str) -> int:
-    """How many creates of the same note (same fingerprint) the bridge saw before mine at
-    this instant: which of several identical notes of one second is mine."""
-    _, print_of_mine, _ = mine.split(".", 2)
-    return sum(1 for m in members if m.split(".", 2)[1] == print_of_mine and m < mine)
+        if kind == "S":
+            if now - int(rest) > stale_after:
+                continue
+            known = False
+        else:
+            answered, instant = rest.split("|", 1)
+            if instant != my_instant:
+                continue
+            if int(answered) < int(my_sent):
+                earlier += 1
+            else:
+                known = False
+        if print_ == my_print and int(sent) < int(my_sent):
+            rank += 1
+    return (earlier if known else None), rank
 
 
 def listed_note(

@@ -2,11 +2,11 @@
 
 A v2 note has no id; the bridge's id hashes its instant and its position among the
 application's notes of that instant (``mappings.notes``). The answer to a create cannot
-see that position, so the bridge records each create of an instant in the store (two
-store operations): the creates recorded before this one was sent give its position, no
-further v2 call, also for several notes of one second one after the other. A create
-that overlapped another of its instant, or whose instant or store is unknown, is
-answered as the notes listing shows it (one v2 read)."""
+see that position, so the bridge records each create in the store, before it is sent
+and once answered (five store operations): the creates of its instant answered before
+it was sent give its position, no further v2 call, also for several notes of one second
+one after another. A create that overlapped another (or whose instant or store is
+unknown) is answered as the notes listing shows it (one v2 read)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ from proxy.state import BRIDGE, json_response
 from proxy.store import Store, StoreError
 from proxy.v1_input import path_id, read_body
 
-# How long the store keeps the creates of one instant: creates sharing a second are
-# compared well within it; the bound only keeps the store small.
-INSTANT_TTL_SECONDS: Final = 120.0
+# The order of the bridge's note creates, shared by the replicas (one integer).
+SEQUENCE_KEY: Final = "note-creates:sequence"
+# How long a create's marks count: longer than any create may take (timeout, budget wait);
+# an older mark still "in flight" belongs to a create that failed or lost its answer.
+MARKS_TTL_SECONDS: Final = 120.0
 
 
 async def _list_notes(request: web.Request, application_id: str, what: str) -> web.Response:
@@ -47,44 +49,57 @@ async def _create_note(request: web.Request, application_id: str, what: str) -> 
     body = await read_body(request)
     bridge = request.app[BRIDGE]
     call = notes.create_note_request(application_id, body, bridge.settings.default_note_author)
-    sent_ns = time.time_ns()
+    book = _CreatesOf(bridge.store, application_id, notes.fingerprint(call.json or {}))
+    await book.sending()
     created = await write(request, call, Note, call.json, not_found=f"No such {what}")
     missing = list(created.missing)
-    note = await _note_at_its_position(request, application_id, created.data, sent_ns, missing)
+    note = notes.note_to_v1(application_id, created.data)
+    if created.data.created_at is None:  # the id depends on it: answer the note as listed
+        note = await _note_as_listed(request, application_id, note, missing, None)
+    else:
+        position, rank = await book.answered(notes.instant_of(created.data))
+        if position is None:
+            note = await _note_as_listed(request, application_id, note, missing, rank)
+        elif position:
+            note = notes.note_to_v1(application_id, created.data, position)
     log_degraded(request, missing)
     return json_response(note, HTTPStatus.CREATED)
 
 
-async def _note_at_its_position(
-    request: web.Request, application_id: str, created: Note, sent_ns: int, missing: list[str]
-) -> dict[str, Any]:
-    """The created note with the id every listing gives it."""
-    note = notes.note_to_v1(application_id, created)
-    if created.created_at is None:  # the id depends on it: answer the note as listed
-        return await _note_as_listed(request, application_id, note, missing, None)
-    store = request.app[BRIDGE].store
-    position, rank = await _place_at_instant(store, application_id, created, sent_ns)
-    if position is None:
-        return await _note_as_listed(request, application_id, note, missing, rank)
-    return notes.note_to_v1(application_id, created, position)
+class _CreatesOf:
+    """One note create among the application's creates through the bridge, recorded in
+    the store before it is sent and once answered (``mappings.notes.position_among``);
+    a store that cannot be asked leaves the position to a listing."""
 
+    def __init__(self, store: Store, application_id: str, print_: str) -> None:
+        self._store, self._print = store, print_
+        self._key = f"note-creates:{application_id}"
+        self._token = secrets.token_hex(8)
+        self._sent: int | None = None
 
-async def _place_at_instant(
-    store: Store, application_id: str, created: Note, sent_ns: int
-) -> tuple[int | None, int | None]:
-    """Records this create of its instant and answers its position among the notes of the
-    instant; ``None`` when only a listing can tell, with the note's rank among identical
-    creates of the instant (``None`` too when the store cannot be asked)."""
-    key = f"note-instant:{application_id}:{notes.instant_of(created)}"
-    mine = notes.instant_member(
-        time.time_ns(), notes.note_to_v1(application_id, created), secrets.token_hex(6)
-    )
-    try:
-        await store.sadd(key, mine, INSTANT_TTL_SECONDS)
-        members = await store.smembers(key)
-    except StoreError:
-        return None, None
-    return notes.position_at_instant(members, mine, sent_ns), notes.rank_among(members, mine)
+    async def sending(self) -> None:
+        try:
+            sent = await self._store.incr(SEQUENCE_KEY)
+            mark = notes.sending_mark(sent, self._print, int(time.time()))
+            await self._store.hset(self._key, {self._token: mark}, MARKS_TTL_SECONDS)
+        except StoreError:
+            return
+        self._sent = sent
+
+    async def answered(self, instant: str) -> tuple[int | None, int | None]:
+        """The note's position among the notes of its instant (``None``: only a listing
+        can tell) and its rank among identical ones (``None``: unknown)."""
+        if self._sent is None:
+            return None, None
+        try:
+            answered = await self._store.incr(SEQUENCE_KEY)
+            mark = notes.answered_mark(self._sent, self._print, answered, instant)
+            await self._store.hset(self._key, {self._token: mark}, MARKS_TTL_SECONDS)
+            marks = await self._store.hgetall(self._key)
+        except StoreError:
+            return None, None
+        marks[self._token] = mark
+        return notes.position_among(marks, self._token, int(time.time()), MARKS_TTL_SECONDS)
 
 
 async def _note_as_listed(

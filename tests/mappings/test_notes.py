@@ -12,14 +12,15 @@ from mappings import v1_models
 from mappings.errors import V1ValidationError
 from mappings.forms import decode_bracket_pairs
 from mappings.notes import (
+    answered_mark,
     create_note_request,
     fingerprint,
-    instant_member,
+    instant_of,
     listed_note,
     note_to_v1,
     notes_to_v1,
-    position_at_instant,
-    rank_among,
+    position_among,
+    sending_mark,
 )
 from mappings.plan import V2Request
 from mappings.v2_models import Note, OneApplication, OneNote
@@ -189,43 +190,66 @@ def _v2_note(text: str, author: str = "Ted") -> Note:
     )
 
 
+OTHER_SECOND = "2026-10-09T08:26:41+00:00"
+NOW = 1_760_000_000
+
+
+def _marks(*creates: tuple[str, int, int | None, str]) -> dict[str, str]:
+    """Marks of creates (token, sent, answered or None while in flight, text), all at the
+    instant of ``_v2_note`` unless the text says ``later``."""
+    marks = {}
+    for token, sent, answered, text in creates:
+        print_ = fingerprint({"note": text, "display_name": "Ted"})
+        if answered is None:
+            marks[token] = sending_mark(sent, print_, NOW)
+        else:
+            instant = OTHER_SECOND if text == "later" else instant_of(_v2_note(text))
+            marks[token] = answered_mark(sent, print_, answered, instant)
+    return marks
+
+
 @settings(max_examples=100, deadline=None)
-@given(texts=st.lists(st.sampled_from(["Called", "Called", "Met", ""]), min_size=1, max_size=6))
+@given(texts=st.lists(st.sampled_from(["Called", "Called", "Met", "later"]), max_size=6))
 def test_notes_created_one_after_another_in_one_second_get_their_listed_ids(
     texts: list[str],
 ) -> None:
-    # Each create is recorded after v2 answered it, and the next is sent after that: the
-    # members recorded before a create was sent give its position, with no v2 read.
+    # Each create is answered before the next is sent: the marks give every position
+    # (notes of another second count for nothing), with no v2 read.
     application = "ap_D3kCkoClbG6n6KlqD0ob"
-    created = [_v2_note(text or "Note") for text in texts]
-    members: list[str] = []
+    created = [_v2_note(text) for text in texts if text != "later"]
+    creates = [(f"t{n}", 2 * n + 1, 2 * n + 2, text) for n, text in enumerate(texts)]
     answered = []
-    for n, note in enumerate(created):
-        sent_ns = 10 * n + 5
-        mine = instant_member(10 * n + 7, note_to_v1(application, note), f"t{n}")
-        members.append(mine)
-        position = position_at_instant(members, mine, sent_ns)
-        assert position == n
-        answered.append(note_to_v1(application, note, position))
+    for n, text in enumerate(texts):
+        if text == "later":
+            continue
+        position, _ = position_among(_marks(*creates[: n + 1]), f"t{n}", NOW, 120)
+        assert position == len(answered)
+        answered.append(note_to_v1(application, _v2_note(text), position))
     assert answered == notes_to_v1(application, created)
 
 
-def test_a_create_recorded_since_this_one_was_sent_leaves_the_position_to_a_listing() -> None:
-    first = instant_member(100, {"body": "A"}, "a")
-    second = instant_member(200, {"body": "B"}, "b")
-    assert position_at_instant({first, second}, second, sent_ns=150) == 1
-    assert position_at_instant({first, second}, first, sent_ns=50) is None
-    assert position_at_instant({first}, first, sent_ns=50) == 0
+def test_creates_that_overlapped_leave_the_position_to_a_listing() -> None:
+    overlapped = _marks(("a", 1, 3, "A"), ("b", 2, 4, "B"))
+    assert position_among(overlapped, "a", NOW, 120) == (None, 0)
+    assert position_among(overlapped, "b", NOW, 120) == (None, 0)
+    in_flight = _marks(("a", 1, 3, "A"), ("b", 2, None, "B"))
+    assert position_among(in_flight, "a", NOW, 120) == (None, 0)
+    # Sent once "a" was answered: after it, whatever its instant turns out to be.
+    after = _marks(("a", 1, 2, "A"), ("b", 3, None, "B"))
+    assert position_among(after, "a", NOW, 120) == (0, 0)
+    # A mark still in flight past the bound belongs to a create that failed.
+    assert position_among(in_flight, "a", NOW + 121, 120) == (0, 0)
 
 
-def test_identical_notes_of_one_instant_rank_by_when_the_bridge_saw_them() -> None:
-    same = {"body": "Same", "name": "Ted", "is_sensitive": False}
-    early, late = instant_member(1, same, "zz"), instant_member(2, same, "aa")
-    other = instant_member(0, {**same, "body": "Other"}, "mm")
-    members = {early, late, other}
-    assert (rank_among(members, early), rank_among(members, late)) == (0, 1)
-    assert rank_among(members, other) == 0
-    assert fingerprint(same) != fingerprint({**same, "is_sensitive": True})
+def test_identical_notes_of_one_instant_rank_by_when_they_were_sent() -> None:
+    # "b" reads while "a" (sent first, the same note) is still recorded as in flight.
+    racing = _marks(("a", 1, None, "Same"), ("b", 2, 4, "Same"), ("c", 3, 5, "Other"))
+    assert position_among(racing, "b", NOW, 120) == (None, 1)
+    settled = _marks(("a", 1, 6, "Same"), ("b", 2, 4, "Same"), ("c", 3, 5, "Other"))
+    assert position_among(settled, "a", NOW, 120) == (None, 0)
+    assert position_among(settled, "c", NOW, 120) == (None, 0)
+    assert fingerprint({"note": "x", "is_sensitive": None}) == fingerprint({"note": "x"})
+    assert fingerprint({"note": "x"}) != fingerprint({"note": "x", "is_sensitive": True})
 
 
 def test_the_listed_twin_is_the_ranked_one_of_its_instant_and_content() -> None:

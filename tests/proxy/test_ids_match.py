@@ -94,6 +94,31 @@ async def test_notes_created_at_once_in_one_second_answer_the_listed_ids(
     assert all(calls in (1, 2) for _, calls in made), made
 
 
+async def test_a_note_sent_while_an_earlier_one_awaits_its_answer_is_answered_as_listed(
+    frozen: Harness,
+) -> None:
+    # v2 stores "Slow" first but takes its time answering: "Quick", sent meanwhile and
+    # answered first, cannot count on the store for its position.
+    parent = _routes(frozen)[0]
+    notes = frozen.sandbox.state.applications[parent.rsplit("/", 1)[-1]].notes
+    stored = len(notes)
+    await frozen.faults(
+        method="POST", path="/notes$", action="slow_drip", drip_interval_ms=100, count=1
+    )
+    slow = asyncio.create_task(_note(frozen, parent, "Slow"))
+    for _ in range(1000):  # polls the sandbox's own record: stored, answer on its way
+        if len(notes) > stored:
+            break
+        await asyncio.sleep(0.01)
+    assert len(notes) == stored + 1
+    quick, quick_calls = await _note(frozen, parent, "Quick")
+    assert not slow.done(), "the slow answer was still on its way"
+    slowly, slow_calls = await slow
+    listed = await _listed(frozen, f"{parent}/notes")
+    assert listed[-2:] == [slowly, quick]
+    assert (slow_calls, quick_calls) == (2, 2), "one read each: v2's order was unknown"
+
+
 @pytest.mark.parametrize("route", [0, 1], ids=["application", "candidate"])
 async def test_a_repeated_file_name_answers_the_id_its_listing_gives(
     harness: Harness, route: int
