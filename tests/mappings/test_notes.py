@@ -218,7 +218,7 @@ def test_notes_created_one_after_another_in_one_second_get_their_listed_ids(
     application = "ap_D3kCkoClbG6n6KlqD0ob"
     created = [_v2_note(text) for text in texts if text != "later"]
     creates = [(f"t{n}", 2 * n + 1, 2 * n + 2, text) for n, text in enumerate(texts)]
-    answered = []
+    answered: list[dict[str, Any]] = []
     for n, text in enumerate(texts):
         if text == "later":
             continue

@@ -16,7 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.proxy.conftest import Harness
+from proxy.app import create_app
+from proxy.keys import build_key_map
+from tests.proxy.conftest import Harness, bridge_settings
+from tests.redis_support import REDIS_URL, redis_test_prefix
 from tests.store.own_redis import own_redis
 
 FROZEN_CLOCK = 1_760_000_000.0
@@ -117,6 +120,25 @@ async def test_a_note_sent_while_an_earlier_one_awaits_its_answer_is_answered_as
     listed = await _listed(frozen, f"{parent}/notes")
     assert listed[-2:] == [slowly, quick]
     assert (slow_calls, quick_calls) == (2, 2), "one read each: v2's order was unknown"
+
+
+async def test_replicas_sharing_redis_answer_the_listed_ids_of_one_second(
+    make_harness: Callable[..., Any], aiohttp_server: Callable[..., Any]
+) -> None:
+    async with redis_test_prefix() as prefix:
+        shared = {"store_url": REDIS_URL, "store_prefix": prefix}
+        one: Harness = await make_harness({"clock": lambda: FROZEN_CLOCK}, **shared)
+        settings = bridge_settings(one.sandbox, **shared)
+        other = await aiohttp_server(create_app(settings, build_key_map(settings)))
+        two = Harness(other, one.sandbox, one.http)
+        parent = _routes(one)[0]
+        made = [
+            await _note(replica, parent, text)
+            for replica, text in ((one, "One"), (two, "Two"), (one, "Three"), (two, "Three"))
+        ]
+        listed = await _listed(two, f"{parent}/notes")
+    assert listed[-4:] == [note for note, _ in made]
+    assert [calls for _, calls in made] == [1, 1, 1, 1], "the order is shared: no v2 read"
 
 
 @pytest.mark.parametrize("route", [0, 1], ids=["application", "candidate"])
