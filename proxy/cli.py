@@ -61,6 +61,18 @@ def _load(config: Path | None, **overrides: object) -> tuple[BridgeSettings, Key
     return settings, build_key_map(settings)
 
 
+async def _listen(runner: web.AppRunner, site: web.TCPSite, host: str, port: int) -> None:
+    """Start listening; a port taken or an address not ours is a clear start-up error,
+    after the runner closed what its start-up opened (the upstream pool, the store)."""
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        # asyncio's message repeats the address; the errno's own words say it best.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from exc
+
+
 async def _serve_until_stopped(
     *apps: tuple[web.Application, str, int],
     on_hangup: Callable[[], object] | None = None,
@@ -115,10 +127,10 @@ async def _serve_until_stopped(
             site = CappedSite(
                 runner, host, port, cap, refused, sunset, reuse_port=worker is not None
             )
-            await site.start()
+            await _listen(runner, site, host, port)
             bridges.append(runner)
         else:
-            await web.TCPSite(runner, host, port).start()
+            await _listen(runner, web.TCPSite(runner, host, port), host, port)
             others.append(runner)
     # What startup built lives as long as the process: take it out of the collector's
     # sight, so collections during traffic walk only the objects requests create.
@@ -158,7 +170,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if worker is None and settings.workers > 1:
         require_reuse_port(settings.workers)
         print(
-            f"homerun-bridge: {settings.workers} workers listening on "
+            f"homerun-bridge: starting {settings.workers} workers on "
             f"http://{settings.host}:{settings.port} -> {settings.upstream_url}",
             file=sys.stderr,
         )

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -162,35 +163,47 @@ async def test_sigterm_drains_every_worker_then_the_supervisor_exits(
         assert not [pid for pid in pids if _alive(pid)]
 
 
-async def test_sighup_reloads_the_key_map_of_every_worker(
-    sandbox_server: RunningSandbox, tmp_path: Path, redis_prefix: str
-) -> None:
-    """The key map lives in a file, the worker count comes from ``--workers`` (the CLI flag
-    over the setting), and the config path is relative: each worker reads the same file."""
-    port, config = free_port(), tmp_path / "bridge.toml"
+def _config_text(upstream_url: str, port: int, redis_prefix: str, v1_key: str) -> str:
+    """A configuration file for a bridge on ``port``, mapping only ``v1_key``."""
+    return (
+        f'upstream_url = "{upstream_url}"\nport = {port}\n'
+        f'store_url = "{REDIS_URL}"\nstore_prefix = "{redis_prefix}"\n'
+        'log_level = "info"\nlog_format = "json"\nrate_limit_per_minute = 0\n'
+        f'[[keys]]\nlabel = "{v1_key}"\nv1_key_sha256 = "{hash_key(v1_key)}"\n'
+        'v2_key_env = "WORKERS_TEST_V2"\n'
+    )
 
-    def write_config(v1_key: str) -> None:
-        config.write_text(
-            f'upstream_url = "{sandbox_server.api_url}"\nport = {port}\n'
-            f'store_url = "{REDIS_URL}"\nstore_prefix = "{redis_prefix}"\n'
-            'log_level = "info"\nlog_format = "json"\nrate_limit_per_minute = 0\n'
-            f'[[keys]]\nlabel = "{v1_key}"\nv1_key_sha256 = "{hash_key(v1_key)}"\n'
-            'v2_key_env = "WORKERS_TEST_V2"\n'
-        )
 
-    write_config("key-a")
+@contextlib.asynccontextmanager
+async def _serve_file(tmp_path: Path, port: int, *options: str) -> AsyncIterator[BridgeProcess]:
+    """``serve --config bridge.toml *options`` run from ``tmp_path`` (a relative path, as
+    an operator types it), its output in files there; stopped at the end if still up."""
     log_path, stderr_path = tmp_path / "bridge.log", tmp_path / "bridge.err"
     with log_path.open("wb") as out, stderr_path.open("wb") as err:
         process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "proxy", "serve", "--config", "bridge.toml", "--workers", "2"),
+            *(sys.executable, "-m", "proxy", "serve", "--config", "bridge.toml", *options),
             cwd=tmp_path,
             env={**os.environ, "WORKERS_TEST_V2": "demo-v2-key"},
             stdout=out,
             stderr=err,
         )
-    bridge = BridgeProcess(f"http://127.0.0.1:{port}", process, port, log_path, stderr_path)
     try:
-        await wait_until_answering(bridge.base + "/healthz", process, "bridge")
+        yield BridgeProcess(f"http://127.0.0.1:{port}", process, port, log_path, stderr_path)
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), GRACE + 1 + SLACK)
+
+
+async def test_sighup_reloads_the_key_map_of_every_worker(
+    sandbox_server: RunningSandbox, tmp_path: Path, redis_prefix: str
+) -> None:
+    """The key map lives in a file and the worker count comes from ``--workers`` (the CLI
+    flag over the setting): each worker reads the same file, again on SIGHUP."""
+    port, config = free_port(), tmp_path / "bridge.toml"
+    config.write_text(_config_text(sandbox_server.api_url, port, redis_prefix, "key-a"))
+    async with _serve_file(tmp_path, port, "--workers", "2") as bridge:
+        await wait_until_answering(bridge.base + "/healthz", bridge.process, "bridge")
         await _until(lambda: bool(bridge.events("workers.ready")), "both workers listen", bridge)
 
         def status_with(key: str) -> Callable[[aiohttp.ClientSession], Any]:
@@ -203,8 +216,8 @@ async def test_sighup_reloads_the_key_map_of_every_worker(
 
         before = await _per_worker(bridge.base, status_with("key-b"))
         assert len(before) == 2 and all(set(s) == {401} for s in before.values()), before
-        write_config("key-b")
-        process.send_signal(signal.SIGHUP)
+        config.write_text(_config_text(sandbox_server.api_url, port, redis_prefix, "key-b"))
+        bridge.process.send_signal(signal.SIGHUP)
         await _until(lambda: len(bridge.events("config.reloaded")) == 2, "both reload", bridge)
         after = await _per_worker(bridge.base, status_with("key-b"))
         assert after.keys() == before.keys(), "SIGHUP restarted nothing"
@@ -214,10 +227,28 @@ async def test_sighup_reloads_the_key_map_of_every_worker(
         reloaded = bridge.events("config.reloaded")
         assert {r["pid"] for r in reloaded} == {_pid_of(label) for label in after}
         assert all(r["key_labels"] == ["key-b"] for r in reloaded)
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), GRACE + 1 + SLACK)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_a_port_taken_is_a_clear_start_up_error(
+    tmp_path: Path, redis_prefix: str, workers: str
+) -> None:
+    """Exit code 2 and the reason; with workers, the supervisor gives up at once (a worker
+    that never listened is not restarted) and stops the other."""
+    with socket.socket() as taken:  # without SO_REUSEPORT: nobody may share the port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        config = _config_text("http://127.0.0.1:9/v2", port, redis_prefix, "key-a")
+        (tmp_path / "bridge.toml").write_text(config)
+        async with _serve_file(tmp_path, port, "--workers", workers) as bridge:
+            code = await asyncio.wait_for(bridge.process.wait(), 60)
+    output = bridge.all_output()
+    assert code == 2, output[-3000:]
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in output
+    if workers == "2":
+        assert bridge.events("worker.failed_to_start"), output[-3000:]
+        assert not bridge.events("worker.died"), "a start-up failure was retried"
 
 
 async def test_a_killed_worker_is_restarted(
