@@ -178,6 +178,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if worker is not None:
         worker.follow_supervisor()
         worker.bind_log_context()
+        settings = worker.own_settings(settings)
     else:
         print(
             f"homerun-bridge listening on http://{settings.host}:{settings.port} "

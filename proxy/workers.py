@@ -11,6 +11,9 @@ and holds nothing of the supervisor's (no inherited event loop, sockets or locks
 - The shared v2 budget, cache, drafts and usage counts live in the Redis store, which all
   workers share; the memory store is refused with N > 1 (``proxy.config``): each process
   would spend the whole budget on its own.
+- While the store is unreachable, each worker paces locally at ``store_outage_share``
+  divided by N: the setting stays the bridge's share of the budget (1/replicas), however
+  many workers it runs.
 - SIGTERM/SIGINT: forwarded to every worker, which drains within its
   ``shutdown_grace_seconds`` + 1 s (``proxy.lifecycle``). The supervisor exits after the
   last one; one still running past that bound is killed. Exit code 0 when every worker
@@ -105,6 +108,13 @@ class WorkerSlot:
     def label(self) -> str:
         """How ``/healthz`` names the worker that answered."""
         return f"{self.index}/{os.getpid()}"
+
+    def own_settings(self, settings: BridgeSettings) -> BridgeSettings:
+        """This worker's settings: ``store_outage_share`` is the bridge's (a pod's, as
+        operators count replicas), so each of its workers paces at its part of it while
+        the store is away; the bridge as a whole stays within the share it was given."""
+        share = settings.store_outage_share / self.count
+        return settings.model_copy(update={"store_outage_share": share})
 
     def follow_supervisor(self) -> None:
         """SIGTERM this worker when the supervisor dies (a SIGKILL gives it no chance to

@@ -25,8 +25,10 @@ import pytest
 import redis.asyncio as redis
 
 from proxy.cli import main
+from proxy.config import load_settings
 from proxy.keys import hash_key
 from proxy.ratelimit import key_id
+from proxy.workers import WorkerSlot
 from tests.conftest_sandbox import RunningSandbox, StartSandbox
 from tests.proxy.processes import (
     AUTH,
@@ -391,3 +393,17 @@ def test_workers_are_refused_without_so_reuseport(
     assert main(["check-config", "--workers", "2"]) == 2
     err = capsys.readouterr().err
     assert "SO_REUSEPORT" in err and "workers = 1" in err, err
+
+
+def test_each_worker_paces_at_its_part_of_the_outage_share(
+    bridge_env: pytest.MonkeyPatch,
+) -> None:
+    """While Redis is away each worker paces alone: two workers at the bridge's whole
+    share would spend twice what the operator gave this replica."""
+    bridge_env.setenv("HOMERUN_BRIDGE_STORE_URL", REDIS_URL)
+    settings = load_settings(overrides={"workers": 2, "store_outage_share": 0.5})
+    own = WorkerSlot(index=1, count=2, supervisor_pid=os.getpid(), ready_fd=-1).own_settings(
+        settings
+    )
+    assert own.store_outage_share == 0.25
+    assert (own.workers, own.store_url, own.port) == (2, REDIS_URL, settings.port)
