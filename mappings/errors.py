@@ -23,7 +23,9 @@ compares a status):
         ├── UpstreamUnreachable   502: no connection, or the connection dropped
         ├── UpstreamInvalid       502: an answer that is not v2 (unexpected status, body)
         ├── AnswerTooLarge        502: an answer over the bridge's bound, not read
-        └── UpstreamTimeout       504: v2 (or a gateway before it) did not answer in time
+        ├── UpstreamTimeout       504: v2 (or a gateway before it) did not answer in time
+        └── OutcomeUnknown        the failure's status (502, 503, 504): a write was sent and
+                                  no sure answer came back, so it may have happened upstream
 
 Each class fixes its status and, where it can, a default message; a raiser that knows
 more (which object, which bound, which scope) says it, and adds the headers.
@@ -172,6 +174,18 @@ class AnswerTooLarge(UpstreamError):
 
 class UpstreamTimeout(UpstreamError):
     code, default_message = HTTPStatus.GATEWAY_TIMEOUT, "Homerun API v2 did not answer in time"
+
+
+class OutcomeUnknown(UpstreamError):
+    """A write was handed to v2 and no sure answer came back (a 5xx, a timeout or a
+    dropped connection after sending): it may have happened, so it is never resent.
+
+    It answers as the failure it stands for (``seen``): that status, message and
+    headers, so a client sees what it saw before; a handler may catch the class."""
+
+    def __init__(self, seen: V1Error) -> None:
+        V1Error.__init__(self, seen.status, seen.message, seen.errors, seen.headers)
+        self.seen = seen
 
 
 class V1ValidationError(V1Error):

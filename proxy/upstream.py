@@ -13,6 +13,7 @@ Errors it raises are v1 errors (``mappings.errors.V1Error``) already:
     upstream rejected the v2 key (401)            -> 401 (the key is remembered a while)
     upstream answered a v2 error                  -> per ``v2_error_to_v1`` (``error_for``)
     budget spent past the deadline                -> 429 with Retry-After
+    a write sent, then any of these or a 5xx      -> ``OutcomeUnknown`` (the same answer)
 
 Retries: a call that never reached upstream (connection refused) is retried whatever
 its method; a 429 is waited out (upstream refused it, so nothing happened) for
@@ -28,7 +29,9 @@ write (any method but GET) already handed to v2 is shielded: it completes, the c
 is made stale, and its outcome is logged (``upstream.write_completed_client_gone``, or
 ``upstream.write_outcome_unknown``). Reads may be abandoned. A write whose outcome the
 bridge cannot know — a 5xx answer, a timeout or a dropped connection after it may have
-reached v2 — is always logged as ``upstream.write_outcome_unknown``.
+reached v2 — is always logged as ``upstream.write_outcome_unknown`` and raised as
+``OutcomeUnknown``, which answers as the failure it stands for (so a handler may catch
+the class; the client sees the status and message it always saw).
 
 The base URL is the injection point: tests and the demo point it at the sandbox.
 """
@@ -53,6 +56,7 @@ from pydantic import BaseModel, ValidationError
 
 from mappings.errors import (
     AnswerTooLarge,
+    OutcomeUnknown,
     UpstreamBusy,
     UpstreamInvalid,
     UpstreamTimeout,
@@ -353,7 +357,7 @@ class UpstreamClient:
                     retryable = response.status in RETRYABLE_STATUSES and call.is_idempotent
                     if not (retryable and attempt < retries):
                         if unknown is not None and _is_write(call):
-                            _outcome_unknown(exchange, *unknown)
+                            raise error_for(response, call, not_found="")
                         return response
                 attempt += 1
                 await asyncio.sleep(_backoff(attempt))
@@ -361,11 +365,14 @@ class UpstreamClient:
                 trace_retry(call, attempt)
         except BaseException as exc:
             # A write whose last attempt went unanswered ends here: v2 may hold it.
-            if unknown is not None and _is_write(call):
-                status, why = unknown
-                if isinstance(exc, asyncio.CancelledError):
-                    why = f"{why}; the client left before a retry"
-                _outcome_unknown(exchange, status, why)
+            if unknown is None or not _is_write(call):
+                raise
+            status, why = unknown
+            if isinstance(exc, asyncio.CancelledError):
+                why = f"{why}; the client left before a retry"
+            _outcome_unknown(exchange, status, why)
+            if isinstance(exc, V1Error):
+                raise OutcomeUnknown(exc) from exc
             raise
 
     async def _attempt(self, exchange: _Exchange) -> UpstreamResponse:

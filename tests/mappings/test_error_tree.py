@@ -63,3 +63,30 @@ def test_handlers_catch_classes_and_never_compare_a_status() -> None:
                     and isinstance(node.left.value, ast.Name)
                     and node.left.value.id == "exc"
                 ), f"{module}:{node.lineno} compares exc.status"
+
+
+@pytest.mark.parametrize(
+    "seen",
+    [
+        errors.UpstreamUnreachable(),
+        errors.UpstreamUnavailable(),
+        errors.UpstreamTimeout("Homerun API v2 did not answer within 5 s"),
+        errors.RateLimited(headers={"Retry-After": "3"}),
+    ],
+)
+def test_an_unknown_outcome_answers_as_the_failure_it_stands_for(seen: errors.V1Error) -> None:
+    unknown = errors.OutcomeUnknown(seen)
+    assert isinstance(unknown, errors.UpstreamError) and unknown.seen is seen
+    assert (unknown.status, unknown.message, unknown.headers) == (
+        seen.status,
+        seen.message,
+        seen.headers,
+    )
+    assert unknown.body() == seen.body()
+
+
+def test_a_class_says_what_it_means_unless_the_raiser_knows_more() -> None:
+    assert errors.NotFound().message == "Not found"
+    assert errors.NotFound("No such job").message == "No such job"
+    # A class without a default message still never answers an empty one.
+    assert errors.Gone().body() == {"message": "Gone", "status": 410}
