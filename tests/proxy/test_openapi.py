@@ -14,7 +14,17 @@ from openapi_spec_validator import validate
 from mappings import jobs
 from mappings.applications import ApplicationFilters
 from mappings.pagination import PageCall
-from mappings.v1_endpoints import ENDPOINTS, EXPAND_NOTES, Param, V1Endpoint, methods_of
+from mappings.v1_endpoints import (
+    ENDPOINTS,
+    EXPAND_NOTES,
+    PAGING,
+    ListJobs,
+    Param,
+    V1Endpoint,
+    V1List,
+    _checked,
+    methods_of,
+)
 from proxy import v1_router, v1_routes
 from proxy.openapi import v1_openapi_document
 from proxy.usage import replacement_for
@@ -85,6 +95,45 @@ def test_expand_is_documented_only_where_a_handler_reads_it() -> None:
     operation = v1_openapi_document()["paths"]["/v1/applications/{id}"]["get"]
     expand = next(p for p in operation["parameters"] if p["name"] == "expand[]")
     assert expand["schema"]["items"]["enum"] == ["notes"]
+
+
+def test_every_list_documents_cursor_paging_and_only_lists_do() -> None:
+    """Contract §4 rev 2: ``starting_after`` / ``ending_before`` on every list."""
+    document = v1_openapi_document()
+    cursors = {"starting_after", "ending_before"}
+    lists = set()
+    for entry in ENDPOINTS:
+        operation = document["paths"][entry.path][entry.method.lower()]
+        names = {p["name"] for p in operation.get("parameters", [])}
+        if entry.answer is not None and entry.answer.is_list:
+            lists.add(entry.route())
+            assert cursors | {"limit", "per_page", "page", "offset"} <= names, entry.route()
+        else:
+            assert not cursors & names, entry.route()
+    assert len(lists) == 7
+
+
+def test_a_list_row_must_be_paged_as_every_list_is() -> None:
+    class Unpaged(V1List):
+        """A list that forgot the paging parameters."""
+
+        path, handler = "/v1/unpaged", "list_unpaged"
+        summary, replacement, hint = "Unpaged", "none", "none"
+        answer = ListJobs.answer
+
+    with pytest.raises(TypeError, match="PAGING"):
+        _checked((Unpaged,))
+
+    class NotAListRow(V1Endpoint):
+        """A list not declared as a V1List."""
+
+        method, path, handler = "GET", "/v1/stray-list", "list_strays"
+        summary, replacement, hint = "Strays", "none", "none"
+        parameters = PAGING
+        answer = ListJobs.answer
+
+    with pytest.raises(TypeError, match="V1List"):
+        _checked((NotAListRow,))
 
 
 def test_the_report_reads_its_hints_from_the_table() -> None:
