@@ -93,6 +93,12 @@ def answered_mark(sent: int, print_: str, answered: int, instant: str) -> str:
     return f"A|{sent}|{print_}|{answered}|{instant}"
 
 
+def refused_mark(sent: int, print_: str) -> str:
+    """The same create once v2 refused it (a 4xx): nothing was stored, it counts for
+    nothing."""
+    return f"R|{sent}|{print_}|"
+
+
 def position_among(
     marks: Mapping[str, str], mine: str, now: int, stale_after: float
 ) -> tuple[int | None, int]:
@@ -108,7 +114,7 @@ def position_among(
     earlier, rank, known = 0, 0, True
     for token, mark in marks.items():
         kind, sent, print_, rest = mark.split("|", 3)
-        if token == mine or int(sent) > int(my_answered):
+        if token == mine or kind == "R" or int(sent) > int(my_answered):
             continue
         if kind == "S":
             if now - int(rest) > stale_after:

@@ -10,6 +10,7 @@ unknown) is answered as the notes listing shows it (one v2 read)."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from http import HTTPStatus
@@ -18,6 +19,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from mappings import applications, notes
+from mappings.errors import V1Error
 from mappings.v2_models import Note, OneApplication
 from proxy.calls import fetch, log_degraded, write
 from proxy.candidates import on_path_candidate, read_after_write
@@ -51,19 +53,35 @@ async def _create_note(request: web.Request, application_id: str, what: str) -> 
     call = notes.create_note_request(application_id, body, bridge.settings.default_note_author)
     book = _CreatesOf(bridge.store, application_id, notes.fingerprint(call.json or {}))
     await book.sending()
-    created = await write(request, call, Note, call.json, not_found=f"No such {what}")
+    try:
+        created = await write(request, call, Note, call.json, not_found=f"No such {what}")
+    except V1Error as exc:
+        if exc.status < HTTPStatus.INTERNAL_SERVER_ERROR:  # refused: nothing was stored
+            await book.refused()
+        raise
     missing = list(created.missing)
-    note = notes.note_to_v1(application_id, created.data)
+    position, rank = await book.answered(notes.instant_of(created.data))
     if created.data.created_at is None:  # the id depends on it: answer the note as listed
-        note = await _note_as_listed(request, application_id, note, missing, None)
-    else:
-        position, rank = await book.answered(notes.instant_of(created.data))
-        if position is None:
-            note = await _note_as_listed(request, application_id, note, missing, rank)
-        elif position:
-            note = notes.note_to_v1(application_id, created.data, position)
+        position, rank = None, None
+    note = await _note_at(request, application_id, created.data, (position, rank), missing)
     log_degraded(request, missing)
     return json_response(note, HTTPStatus.CREATED)
+
+
+async def _note_at(
+    request: web.Request,
+    application_id: str,
+    created: Note,
+    place: tuple[int | None, int | None],
+    missing: list[str],
+) -> dict[str, Any]:
+    """The created note with the id every listing gives it: at its position when the
+    store told it, else as the notes listing shows it (ranked among identical notes)."""
+    position, rank = place
+    if position is not None:
+        return notes.note_to_v1(application_id, created, position)
+    note = notes.note_to_v1(application_id, created)
+    return await _note_as_listed(request, application_id, note, missing, rank)
 
 
 class _CreatesOf:
@@ -85,6 +103,13 @@ class _CreatesOf:
         except StoreError:
             return
         self._sent = sent
+
+    async def refused(self) -> None:
+        if self._sent is None:
+            return
+        mark = notes.refused_mark(self._sent, self._print)
+        with contextlib.suppress(StoreError):
+            await self._store.hset(self._key, {self._token: mark}, MARKS_TTL_SECONDS)
 
     async def answered(self, instant: str) -> tuple[int | None, int | None]:
         """The note's position among the notes of its instant (``None``: only a listing

@@ -20,6 +20,7 @@ from mappings.notes import (
     note_to_v1,
     notes_to_v1,
     position_among,
+    refused_mark,
     sending_mark,
 )
 from mappings.plan import V2Request
@@ -239,6 +240,12 @@ def test_creates_that_overlapped_leave_the_position_to_a_listing() -> None:
     assert position_among(after, "a", NOW, 120) == (0, 0)
     # A mark still in flight past the bound belongs to a create that failed.
     assert position_among(in_flight, "a", NOW + 121, 120) == (0, 0)
+
+
+def test_a_create_v2_refused_counts_for_nothing() -> None:
+    marks = _marks(("a", 1, None, "A"), ("b", 2, 3, "B"))
+    marks["a"] = refused_mark(1, fingerprint({"note": "A"}))
+    assert position_among(marks, "b", NOW, 120) == (0, 0)
 
 
 def test_identical_notes_of_one_instant_rank_by_when_they_were_sent() -> None:

@@ -122,6 +122,22 @@ async def test_a_note_sent_while_an_earlier_one_awaits_its_answer_is_answered_as
     assert (slow_calls, quick_calls) == (2, 2), "one read each: v2's order was unknown"
 
 
+@pytest.mark.parametrize(("fault", "status", "reads"), [("drop_after", 502, 1), ("status", 400, 0)])
+async def test_a_note_after_a_failed_one_of_its_second_answers_the_listed_id(
+    frozen: Harness, fault: str, status: int, reads: int
+) -> None:
+    # drop_after: v2 stored the note, its answer was lost (a 502): the next note of the
+    # second cannot count on the store and reads. A 400 stored nothing: no read.
+    parent = _routes(frozen)[0]
+    rule: dict[str, Any] = {"status": 400} if fault == "status" else {}
+    await frozen.faults(method="POST", path="/notes$", action=fault, count=1, **rule)
+    async with await frozen.post(f"{parent}/notes", data={"body": "Lost"}) as response:
+        assert response.status == status, await response.text()
+    note, calls = await _note(frozen, parent, "Again")
+    assert (await _listed(frozen, f"{parent}/notes"))[-1] == note
+    assert calls == 1 + reads
+
+
 async def test_replicas_sharing_redis_answer_the_listed_ids_of_one_second(
     make_harness: Callable[..., Any], aiohttp_server: Callable[..., Any]
 ) -> None:
