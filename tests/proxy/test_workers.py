@@ -107,11 +107,12 @@ def _pid_of(label: str) -> int:
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie, exited but not yet reaped by whoever adopted it, is not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 async def test_two_workers_answer_on_one_port_and_share_the_store(
@@ -281,6 +282,19 @@ async def _rest_the_schedule(redis_prefix: str, v2_key: str) -> None:
         await client.set(f"{redis_prefix}gcra:{key_id(v2_key)}", 0)
     finally:
         await client.aclose()
+
+
+async def test_no_worker_outlives_a_killed_supervisor(
+    sandbox_server: RunningSandbox, tmp_path: Path, redis_prefix: str
+) -> None:
+    """SIGKILL leaves the supervisor no chance to forward anything: the kernel tells each
+    worker (PR_SET_PDEATHSIG), which then drains and exits like on a SIGTERM."""
+    async with _workers(sandbox_server.api_url, tmp_path, redis_prefix) as bridge:
+        pids = set(_worker_pids(bridge).values())
+        bridge.process.kill()
+        await bridge.process.wait()
+        await _until(lambda: not any(_alive(pid) for pid in pids), "the workers exit", bridge)
+    assert {event["pid"] for event in bridge.events("shutdown.done")} == pids
 
 
 async def test_two_workers_spend_one_shared_budget(
