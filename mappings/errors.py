@@ -8,7 +8,7 @@ compares a status):
     ├── V2BadRequest              400: v2 refused the values (renamed to the v1 parameters)
     ├── KeyRejected               401: v2 rejected the bridge's v2 key
     ├── AccessDenied              403
-    │   ├── ScopeMissing          403: the v2 key lacks the scope the call needs
+    │   ├── ScopeMissing          403: the v2 key lacks a scope the endpoint's row declares
     │   └── PlanWithoutApi        403: the Homerun plan has no API access
     ├── NotFound                  404: no such object (v2 said so, or the id cannot be one)
     ├── Gone                      410: v2 cannot do this any more (deleting files)
@@ -112,7 +112,13 @@ class AccessDenied(_Answer):
 
 
 class ScopeMissing(AccessDenied):
-    """Its message names the scope, from the call's declaration."""
+    """Its message names the scopes the v1 endpoint's row declares (``proxy.app`` words it
+    with ``needing``, whichever of the row's v2 calls was refused)."""
+
+    @classmethod
+    def needing(cls, scopes: Sequence[str]) -> ScopeMissing:
+        named = " and ".join(scopes) or "a scope"
+        return cls(f"The bridge's API v2 key lacks the scope {named} needed for this call")
 
 
 class PlanWithoutApi(AccessDenied):
@@ -264,7 +270,7 @@ def v2_error_to_v1(
     - 400 -> 400 with each ``details[].param`` renamed to the v1 parameter sent;
     - 401 -> 401: the bridge's own v2 key was rejected (revoked or expired);
     - 402 -> 403: the Homerun plan has no API access;
-    - 403 -> 403 naming the v2 scope this call needs;
+    - 403 -> 403 naming the v2 scope this call needs (the shell names its v1 row's);
     - 404 -> 404; 429 -> 429 with ``Retry-After``; 503 -> 503;
     - 504 (a gateway in front of v2 timed out) -> 504, as the bridge's own timeout;
     - anything else -> 502.
@@ -280,10 +286,7 @@ def v2_error_to_v1(
     if status == HTTPStatus.PAYMENT_REQUIRED:
         return PlanWithoutApi()
     if status == HTTPStatus.FORBIDDEN:
-        scopes = " and ".join(request.scopes) or "a scope"
-        return ScopeMissing(
-            f"The bridge's API v2 key lacks the scope {scopes} needed for this call",
-        )
+        return ScopeMissing.needing(request.scopes)
     if status == HTTPStatus.NOT_FOUND:
         return NotFound(not_found)
     if status == HTTPStatus.TOO_MANY_REQUESTS:

@@ -2,9 +2,12 @@
 
 A route in ``proxy`` turns a v1 request into one or more :class:`V2Request` with the
 functions of this package, executes them, and hands the answers back. The request
-carries what the shell needs to explain a failure in v1 terms: the v2 scopes the call
-needs (for a 403 that names the missing scope) and the v1 parameter name behind every
-v2 body field (for 400 errors that name what the client sent).
+carries what the shell needs to explain a failure in v1 terms: the v1 parameter name
+behind every v2 body field (for 400 errors that name what the client sent).
+
+The v2 scopes an endpoint needs are declared once, in its row of
+``mappings.v1_endpoints``; a 403 names them from there (``proxy.app``). ``scopes`` on a
+request only words a 403 for a call outside that table, and is to go.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class V2Request:
     path: str
     query: Query = ()
     json: Mapping[str, Any] | None = None
-    scopes: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()  # superseded by the v1 row's (see the module docstring)
     v1_params: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     @property

@@ -16,7 +16,8 @@ from typing import Final
 import structlog
 from aiohttp import web
 
-from mappings.errors import StoreUnavailable, V1Error, v1_error_body
+from mappings.errors import ScopeMissing, StoreUnavailable, V1Error, v1_error_body
+from mappings.v1_endpoints import endpoint_for
 from proxy import browsers, lifecycle, operator_routes, v1_router
 from proxy.cache import ReadEconomy
 from proxy.config import BridgeSettings, ConfigError
@@ -58,6 +59,18 @@ def _route_template(request: web.Request) -> str:
     return template.replace("{_slash}", "")
 
 
+def _as_declared(request: web.Request, error: V1Error) -> V1Error:
+    """A missing v2 scope named as the endpoint's row declares its scopes: the row is the
+    one place that says what an endpoint needs, whichever of its v2 calls was refused."""
+    if not isinstance(error, ScopeMissing):
+        return error
+    method = "GET" if request.method == "HEAD" else request.method
+    entry = endpoint_for(f"{method} {context_of(request).route}")
+    if entry is None or not entry.scopes:
+        return error
+    return ScopeMissing.needing(entry.scopes)
+
+
 @web.middleware
 async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id, errors in v1 shape, the v1 deprecation headers, one log line."""
@@ -67,7 +80,7 @@ async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.
     try:
         response = await handler(request)
     except V1Error as exc:
-        response = error_response(exc)
+        response = error_response(_as_declared(request, exc))
     except StoreError as exc:
         # Rare: only where no answer is possible without the store (a draft candidate).
         request.app[BRIDGE].metrics.store_errors.labels("request").inc()
