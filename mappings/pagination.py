@@ -252,11 +252,14 @@ def envelope(
 
     ``has_more`` follows from ``total`` unless given (see :func:`shown_count`). For a
     window asked by ``ending_before`` it says whether items precede it (Stripe), and an
-    empty window keeps none of the items read for it.
+    empty window keeps none of the items read for it. A backward page that found no item
+    (the list shrank since the cursor was served) has no first id to walk on from: its
+    ``has_more`` is false, so that a client's loop ends instead of failing.
     """
     assert window.placed, "a cursor window is placed before it is answered"
     if window.backward:
-        items, has_more = ([] if window.empty else items), window.offset > 0
+        items = [] if window.empty else items
+        has_more = window.offset > 0 and len(items) > 0
     return {
         "data": list(items),
         "has_more": window.offset + len(items) < total if has_more is None else has_more,

@@ -149,6 +149,8 @@ def _placed(cursor: CursorParam, position: int, limit: int) -> Window:
         (_placed(BEFORE, 1, 2), ["a"], 5, {"data": ["a"], "has_more": False}),
         # ending_before the first item: an empty page, nothing before it.
         (_placed(BEFORE, 0, 2), ["a", "b"], 5, {"data": [], "has_more": False}),
+        # The list shrank under a backward cursor: no id to walk on from, the walk ends.
+        (_placed(BEFORE, 9, 2), [], 5, {"data": [], "has_more": False}),
     ],
 )
 def test_the_envelope_of_a_cursor_page(
