@@ -254,7 +254,7 @@ async def test_a_port_taken_is_a_clear_start_up_error(
         assert not bridge.events("worker.died"), "a start-up failure was retried"
 
 
-async def test_a_killed_worker_is_restarted(
+async def test_a_killed_worker_is_restarted_later_each_time(
     sandbox_server: RunningSandbox, tmp_path: Path, redis_prefix: str
 ) -> None:
     async with _workers(sandbox_server.api_url, tmp_path, redis_prefix) as bridge:
@@ -271,6 +271,12 @@ async def test_a_killed_worker_is_restarted(
         (died,) = bridge.events("worker.died")
         assert died["worker"] == 1 and died["exit_code"] == -signal.SIGKILL
         assert died["restart_in_seconds"] > 0
+        # Dying again soon after: the next restart waits longer.
+        os.kill(now[1], signal.SIGKILL)
+        await _until(lambda: len(bridge.events("worker.died")) == 2, "it died again", bridge)
+        again = bridge.events("worker.died")[1]
+        assert again["restart_in_seconds"] == 2 * died["restart_in_seconds"]
+        await _until(lambda: _worker_pids(bridge)[1] != now[1], "restarted again", bridge)
         assert bridge.process.returncode is None
 
 
