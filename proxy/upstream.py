@@ -357,6 +357,7 @@ class UpstreamClient:
                     retryable = response.status in RETRYABLE_STATUSES and call.is_idempotent
                     if not (retryable and attempt < retries):
                         if unknown is not None and _is_write(call):
+                            # Logged and raised as OutcomeUnknown just below.
                             raise error_for(response, call, not_found="")
                         return response
                 attempt += 1
