@@ -109,27 +109,31 @@ def position_among(
     A create answered before this one was sent was stored by v2 first: it comes earlier.
     One sent after this one was answered comes later. Any other of the same instant
     (answered meanwhile), or one still in flight, leaves v2's order unknown: the position
-    is then ``None``, for a listing to tell."""
-    _, my_sent, my_print, my_answered, my_instant = marks[mine].split("|", 4)
-    earlier, rank, known = 0, 0, True
-    for token, mark in marks.items():
-        kind, sent, print_, rest = mark.split("|", 3)
-        if token == mine or kind == "R" or int(sent) > int(my_answered):
-            continue
-        if kind == "S":
-            if now - int(rest) > stale_after:
+    is then ``None``, for a listing to tell; so it is when a mark does not read (written
+    by another version of the bridge)."""
+    try:
+        _, my_sent, my_print, my_answered, my_instant = marks[mine].split("|", 4)
+        earlier, rank, known = 0, 0, True
+        for token, mark in marks.items():
+            kind, sent, print_, rest = mark.split("|", 3)
+            if token == mine or kind == "R" or int(sent) > int(my_answered):
                 continue
-            known = False
-        else:
-            answered, instant = rest.split("|", 1)
-            if instant != my_instant:
-                continue
-            if int(answered) < int(my_sent):
-                earlier += 1
-            else:
+            if kind == "S":
+                if now - int(rest) > stale_after:
+                    continue
                 known = False
-        if print_ == my_print and int(sent) < int(my_sent):
-            rank += 1
+            else:
+                answered, instant = rest.split("|", 1)
+                if instant != my_instant:
+                    continue
+                if int(answered) < int(my_sent):
+                    earlier += 1
+                else:
+                    known = False
+            if print_ == my_print and int(sent) < int(my_sent):
+                rank += 1
+    except ValueError:
+        return None, 0
     return (earlier if known else None), rank
 
 

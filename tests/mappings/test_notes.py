@@ -248,6 +248,12 @@ def test_a_create_v2_refused_counts_for_nothing() -> None:
     assert position_among(marks, "b", NOW, 120) == (0, 0)
 
 
+def test_a_mark_that_does_not_read_leaves_the_position_to_a_listing() -> None:
+    marks = _marks(("a", 1, 2, "A"))
+    for odd in ("", "S|x|y|z", "A|1", "Z"):
+        assert position_among({**marks, "b": odd}, "a", NOW, 120) == (None, 0)
+
+
 def test_identical_notes_of_one_instant_rank_by_when_they_were_sent() -> None:
     # "b" reads while "a" (sent first, the same note) is still recorded as in flight.
     racing = _marks(("a", 1, None, "Same"), ("b", 2, 4, "Same"), ("c", 3, 5, "Other"))
