@@ -94,8 +94,8 @@ def answered_mark(sent: int, print_: str, answered: int, instant: str) -> str:
 
 
 def refused_mark(sent: int, print_: str) -> str:
-    """The same create once v2 refused it (a 4xx): nothing was stored, it counts for
-    nothing."""
+    """The same create once v2 refused it, or it was never sent: nothing was stored, it
+    counts for nothing."""
     return f"R|{sent}|{print_}|"
 
 

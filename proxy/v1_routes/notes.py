@@ -19,7 +19,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from mappings import applications, notes
-from mappings.errors import V1Error
+from mappings.errors import OutcomeUnknown, V1Error
 from mappings.v2_models import Note, OneApplication
 from proxy.calls import fetch, log_degraded, write
 from proxy.candidates import on_path_candidate, read_after_write
@@ -55,9 +55,10 @@ async def _create_note(request: web.Request, application_id: str, what: str) -> 
     await book.sending()
     try:
         created = await write(request, call, Note, call.json, not_found=f"No such {what}")
-    except V1Error as exc:
-        if exc.status < HTTPStatus.INTERNAL_SERVER_ERROR:  # refused: nothing was stored
-            await book.refused()
+    except OutcomeUnknown:  # it may have been stored: its mark stays "in flight"
+        raise
+    except V1Error:  # refused, or never sent: nothing was stored
+        await book.refused()
         raise
     missing = list(created.missing)
     position, rank = await book.answered(notes.instant_of(created.data))
