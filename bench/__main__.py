@@ -15,6 +15,7 @@ import datetime
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
 from bench import economy, goodput, harness, overhead
@@ -48,7 +49,8 @@ def machine_lines(argv: list[str]) -> list[str]:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     cores, proxy_core = harness.cpu_layout()
     pinning = (
-        f"load generator and sandbox on CPU {cores}, hop and bridges on CPU {proxy_core}"
+        f"load generator and sandbox on CPU {cores}, hop, nginx and bridges on CPU "
+        f"{proxy_core} (the two-worker bridge: every CPU)"
         if proxy_core is not None
         else "not pinned (fewer than two CPUs)"
     )
@@ -84,6 +86,7 @@ def main() -> None:
         "--write-results", action="store_true", help="also write the tables to bench/RESULTS.md"
     )
     args = parser.parse_args()
+    started = time.monotonic()
     lines: list[str] = []
 
     def show(line: str) -> None:
@@ -102,6 +105,11 @@ def main() -> None:
         f"(`python -m bench.goodput --duration {args.duration:g}`)\n"
     )
     goodput.run(args, show)
+    minutes, seconds = divmod(round(time.monotonic() - started), 60)
+    show(
+        f"\n_the whole bench took {minutes} min {seconds:02d} s; load average at the end: "
+        f"{load_average()}_"
+    )
     if args.write_results:
         write_results(lines)
         print(f"\nwritten to {RESULTS}", file=sys.stderr)
