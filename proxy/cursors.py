@@ -5,8 +5,8 @@ object, not an offset. v2 pages by number only, so the bridge remembers, for eve
 of every page it answers (``proxy.paging.page_answer``), the item's absolute offset in its
 list: one store key per id, ``cursor:<key digest>:<list digest>:<id>``, written in one
 ``set_many`` per page and kept ``cursor_ttl_seconds`` (the paging session; each page that
-shows an id again refreshes it). Placing a cursor is then one store read, and the page
-costs what the equivalent offset window costs upstream.
+shows an id again refreshes it, see :class:`RecentPages`). Placing a cursor is then one
+store read, and the page costs what the equivalent offset window costs upstream.
 
 The list digest covers the route, its path parameters and the filters (not the paging
 parameters), and the key digest the v2 key: a cursor served to another key or by another
@@ -23,6 +23,9 @@ recorded for that reason are only logged, the list is answered.
 from __future__ import annotations
 
 import hashlib
+import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -43,6 +46,9 @@ STORE_DOWN_FOR_CURSOR: Final = (
 # The store guard probes a store that is down every half second: retrying in a second
 # finds it back if it is.
 RETRY_AFTER_SECONDS: Final = 1
+# A page answered again within this long (or a quarter of the TTL) is not written again.
+REFRESH_SECONDS: Final = 60.0
+RECENT_PAGES: Final = 4096
 
 log = structlog.get_logger("homerun_bridge.cursors")
 
@@ -73,9 +79,56 @@ async def place(request: web.Request, window: Window) -> Window:
     return place_cursor(window, int(raw))
 
 
+class RecentPages:
+    """The pages this process recorded lately, so that a page answered again soon (a
+    careers site lists its jobs on every page view) writes nothing: its positions are in
+    the store already. Without it every answer would write a page of keys, which costs a
+    Redis round trip of 100 commands (measured: several milliseconds) and, in the memory
+    store, an expiry entry per key per answer kept until the TTL ends.
+
+    A page counts as recorded for ``min(REFRESH_SECONDS, ttl / 4)``: positions therefore
+    live at least ``cursor_ttl_seconds`` minus that after the last answer that showed them.
+    Bounded (least recently recorded dropped first); one per store, so apps never share it.
+    A store that lost its keys meanwhile (Redis restarted empty) has a hot page's positions
+    again once that time has passed and the page is answered again.
+    """
+
+    def __init__(self) -> None:
+        self._pages: OrderedDict[bytes, float] = OrderedDict()
+
+    def fresh(self, page: bytes, refresh_seconds: float) -> bool:
+        recorded = self._pages.get(page)
+        return recorded is not None and time.monotonic() - recorded < refresh_seconds
+
+    def recorded(self, page: bytes) -> None:
+        self._pages[page] = time.monotonic()
+        self._pages.move_to_end(page)
+        while len(self._pages) > RECENT_PAGES:
+            self._pages.popitem(last=False)
+
+
+_RECENT: Final[weakref.WeakKeyDictionary[object, RecentPages]] = weakref.WeakKeyDictionary()
+
+
+def _recent(store: object) -> RecentPages:
+    recent = _RECENT.get(store)
+    if recent is None:
+        recent = _RECENT[store] = RecentPages()
+    return recent
+
+
+def _page_digest(positions: dict[str, bytes]) -> bytes:
+    """One page's keys and positions, in 16 bytes."""
+    digest = hashlib.blake2b(digest_size=16)
+    for key, value in positions.items():
+        digest.update(key.encode() + b"=" + value + b"\n")
+    return digest.digest()
+
+
 async def remember(request: web.Request, window: Window, items: Sequence[dict[str, Any]]) -> None:
-    """Record where each item of the answered window stands; a store fault loses only the
-    positions (logged), never the answer."""
+    """Record where each item of the answered window stands (unless this very page was
+    recorded moments ago); a store fault loses only the positions (logged), never the
+    answer."""
     prefix = _list_prefix(request)
     positions = {
         prefix + str(item["id"]): str(window.offset + index).encode()
@@ -85,8 +138,12 @@ async def remember(request: web.Request, window: Window, items: Sequence[dict[st
     if not positions:
         return
     bridge = request.app[BRIDGE]
+    ttl = bridge.settings.cursor_ttl_seconds
+    recent, page = _recent(bridge.store), _page_digest(positions)
+    if recent.fresh(page, min(REFRESH_SECONDS, ttl / 4)):
+        return
     try:
-        await bridge.store.set_many(positions, bridge.settings.cursor_ttl_seconds)
+        await bridge.store.set_many(positions, ttl)
     except StoreError as exc:
         log.warning(
             "cursor.positions_not_kept",
@@ -95,3 +152,5 @@ async def remember(request: web.Request, window: Window, items: Sequence[dict[st
             items=len(positions),
             error=str(exc),
         )
+        return
+    recent.recorded(page)

@@ -26,10 +26,13 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from mappings.ids import candidate_id_for_application
+from proxy.app import create_app
+from proxy.keys import build_key_map
+from proxy.store import MemoryStore
 from sandbox.records import JobApplication, Note, StoredFile, Vacancy
 from sandbox.state import SandboxState
 from tests.conftest_sandbox import StartSandbox
-from tests.proxy.conftest import FULL, READONLY, Harness
+from tests.proxy.conftest import FULL, READONLY, Harness, bridge_settings
 from tests.proxy.processes import AUTH, spawn_bridge
 from tests.redis_support import REDIS_URL
 from tests.store.own_redis import OwnRedis, redis_server
@@ -381,7 +384,7 @@ async def test_the_store_down_is_a_503_for_a_cursor_and_the_lists_still_answer(
     redis_server.kill()
     with capture_logs() as logs:
         # Recording the positions fails: the page is answered all the same.
-        second = await _ok(harness, "/v1/applications", limit=5, offset=5)
+        second = await _ok(harness, "/v1/applications", limit=5, offset=10)
     assert len(second.ids) == 5
     assert any(entry["event"] == "cursor.positions_not_kept" for entry in logs), logs
     down = await _page(harness, "/v1/applications", limit=5, starting_after=first.ids[-1])
@@ -401,6 +404,44 @@ async def test_the_store_down_is_a_503_for_a_cursor_and_the_lists_still_answer(
             break
         await asyncio.sleep(0.1)
     assert _named(back) == [AFTER]
+
+
+class CountingStore(MemoryStore):
+    """The memory store, counting the writes of cursor positions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.position_writes = 0
+
+    async def set_many(self, items: dict[str, bytes], ttl_seconds: float) -> None:
+        self.position_writes += any(key.startswith("cursor:") for key in items)
+        await super().set_many(items, ttl_seconds)
+
+
+async def test_a_page_answered_again_soon_writes_no_positions_again(
+    bridge_env: None, start_sandbox: StartSandbox, aiohttp_server: Callable[..., Any]
+) -> None:
+    sandbox = await start_sandbox()
+    settings = bridge_settings(sandbox, cursor_ttl_seconds=0.4)  # recorded for 0.1 s
+    store = CountingStore()
+    bridge = await aiohttp_server(create_app(settings, build_key_map(settings), store=store))
+    async with aiohttp.ClientSession() as http:
+        harness = Harness(bridge, sandbox, http)
+        first = await _ok(harness, "/v1/jobs", limit=5)
+        await _ok(harness, "/v1/jobs", limit=5)
+        assert store.position_writes == 1
+        # Another page is written; the same page asked another way is not.
+        after = await _ok(harness, "/v1/jobs", limit=5, starting_after=first.ids[-1])
+        assert (await _ok(harness, "/v1/jobs", limit=5, offset=5)).ids == after.ids
+        assert store.position_writes == 2
+        # The list changed: the page shows other ids, or the same at other positions.
+        del sandbox.state.vacancies[first.ids[0]]
+        assert (await _ok(harness, "/v1/jobs", limit=5)).ids == first.ids[1:] + after.ids[:1]
+        assert store.position_writes == 3
+        # Past the refresh time the page is written again, renewing its positions' TTL.
+        await asyncio.sleep(0.5)
+        await _ok(harness, "/v1/jobs", limit=5)
+        assert store.position_writes == 4
 
 
 async def test_two_bridge_processes_sharing_redis_place_each_others_cursors(
