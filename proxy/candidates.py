@@ -28,8 +28,10 @@ from mappings.v2_models import (
     OneApplication,
 )
 from proxy.calls import fetch
+from proxy.context import context_of
 from proxy.state import BRIDGE, Bridge
 from proxy.store import StoreError
+from proxy.upstream import decode
 from proxy.v1_input import path_id
 
 T = TypeVar("T")
@@ -136,15 +138,17 @@ async def read_after_write(
     request: web.Request, application_id: str, *, with_notes: bool
 ) -> JobApplication | None:
     """The application as v2 holds it just after a create of ours, to answer the id its
-    listing gives; ``None`` if that read fails (the create stands: the caller logs it)."""
+    listing gives: read fresh, never from a cached answer or one in flight since before
+    the create. ``None`` if that read fails (the create stands: the caller logs it)."""
+    bridge, ctx = request.app[BRIDGE], context_of(request)
+    assert ctx.principal is not None
+    call = applications.get_application_request(
+        application_id, with_vacancy=False, with_notes=with_notes
+    )
     try:
-        found = await fetch(
-            request,
-            applications.get_application_request(
-                application_id, with_vacancy=False, with_notes=with_notes
-            ),
-            OneApplication,
-        )
+        response = await bridge.upstream.send(ctx, ctx.principal.v2_key, call, fresh=True)
+        if 200 <= response.status < 300:
+            return decode(OneApplication, response).data
     except V1Error:
-        return None
-    return found.data
+        pass
+    return None

@@ -183,6 +183,37 @@ async def test_a_name_first_uploaded_outside_the_bridge_is_counted(harness: Harn
     assert [f["id"] for f in listed].count(uploaded["id"]) == 1
 
 
+async def test_an_upload_is_not_answered_from_a_read_in_flight_since_before_it(
+    harness: Harness,
+) -> None:
+    # A files listing of the application is on its way (v2 read it before the upload)
+    # when the upload's own read is made: that read must not share the old answer.
+    parent = _routes(harness)[0]
+    application_id = parent.rsplit("/", 1)[-1]
+    state = harness.sandbox.state
+    state.add_file(application_id, "cv.pdf", "resume", b"x", "application/pdf")
+    await harness.faults(
+        method="GET",
+        path=f"^/v2/job-applications/{application_id}$",
+        action="slow_drip",
+        drip_interval_ms=100,
+        drip_chunk_bytes=128,
+        count=1,
+    )
+    handled = sum(state.stats.requests.values())
+    listing = asyncio.create_task(_listed(harness, f"{parent}/files"))
+    for _ in range(1000):  # polls the sandbox's own count: read, answer on its way
+        if sum(state.stats.requests.values()) > handled:
+            break
+        await asyncio.sleep(0.01)
+    uploaded, calls = await _upload(harness, parent, "cv.pdf")
+    overlapped = not listing.done()
+    before = [f["id"] for f in await listing if f["name"] == "cv.pdf"]
+    after = [f["id"] for f in await _listed(harness, f"{parent}/files") if f["name"] == "cv.pdf"]
+    assert after == [*before, uploaded["id"]] and calls == 2
+    assert overlapped, "the upload waited for the old answer"
+
+
 async def test_with_the_store_down_a_note_is_answered_as_listed(
     make_harness: Callable[..., Any],
 ) -> None:
