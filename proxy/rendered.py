@@ -68,6 +68,11 @@ def wall_clock() -> float:
     return time.time()
 
 
+def gzip_bytes(body: bytes, level: int) -> bytes:
+    """A body as a gzip member (what ``Content-Encoding: gzip`` carries)."""
+    return zlib.compress(body, level, wbits=16 + zlib.MAX_WBITS)
+
+
 def entity_tag(body: bytes) -> str:
     """A strong entity tag for a body: its BLAKE2b digest (16 bytes), quoted."""
     return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
@@ -103,7 +108,7 @@ class RenderedAnswer:
     def gzipped(self) -> bytes:
         """The body gzip-compressed, made on first use and kept."""
         if self._gzipped is None:
-            self._gzipped = zlib.compress(self.body, GZIP_LEVEL, wbits=16 + zlib.MAX_WBITS)
+            self._gzipped = gzip_bytes(self.body, GZIP_LEVEL)
         return self._gzipped
 
 

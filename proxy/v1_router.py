@@ -13,6 +13,7 @@ from typing import Final
 
 from aiohttp import hdrs, web
 
+from mappings.memo import SizedMemo
 from mappings.v1_endpoints import ENDPOINTS, V1Endpoint, methods_of
 from proxy import rendered, v1_routes
 from proxy.context import RequestContext, context_of
@@ -78,7 +79,17 @@ async def _rendered_key(request: web.Request, bridge: Bridge) -> Hashable | None
     if generation is None:
         return None
     ids = tuple(sorted((k, v) for k, v in request.match_info.items() if k != "_slash"))
-    return key_id(v2_key), generation, ctx.route, ids, tuple(declared_query(request))
+    return key_id(v2_key), generation, ctx.route, ids, _declared_of(request, ctx.route)
+
+
+# The declared query pairs by route and query string: the same few on every page view.
+_declared: Final = SizedMemo[tuple[str, str], tuple[tuple[str, str], ...]](max_size=1_000_000)
+
+
+def _declared_of(request: web.Request, route: str) -> tuple[tuple[str, str], ...]:
+    """The query parameters the row declares, in their order (what its handler reads)."""
+    query = request.query_string
+    return _declared.get((route, query), len(query) + 1, lambda: tuple(declared_query(request)))
 
 
 def _renderable(

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from proxy.browsers import BrowserAnswers, accepts_gzip
+from proxy.browsers import SYNC_GZIP_MAX_BYTES, BrowserAnswers, accepts_gzip
 from proxy.config import BridgeSettings
 from tests.proxy.conftest import FULL, Harness
 
@@ -154,3 +154,25 @@ async def test_head_answers_the_headers_get_would(aiohttp_server: Callable[..., 
     assert int(got["content-length"]) == len(got_body) == int(head["content-length"])
     assert head_body == b""
     assert gzip.decompress(got_body) == page
+
+
+@pytest.mark.parametrize("size", [5_000, SYNC_GZIP_MAX_BYTES + 5_000])
+async def test_in_turn_and_threaded_gzip_send_the_same_page(
+    aiohttp_server: Callable[..., Any], size: int
+) -> None:
+    # Up to SYNC_GZIP_MAX_BYTES the middleware compresses in the request's turn, larger
+    # answers go to aiohttp's thread: either way a client gets the page, lengths right.
+    rows = [{"id": f"job_{n}", "title": f"Designer {n}"} for n in range(size // 30)]
+    page = orjson.dumps({"data": rows})[:size]
+
+    async def jobs(_request: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="application/json")
+
+    app = web.Application(middlewares=[BrowserAnswers(BridgeSettings())])
+    app.router.add_get("/v1/jobs", jobs)
+    server = await aiohttp_server(app)
+    got, got_body = await _raw_exchange(server.port, "GET", "/v1/jobs")
+    assert got["content-encoding"] == "gzip"
+    assert int(got["content-length"]) == len(got_body) < len(page) / 3
+    assert gzip.decompress(got_body) == page
+    assert "accept-encoding" in got["vary"].lower()
