@@ -64,6 +64,16 @@ async def _listed(harness: Harness, path: str) -> list[dict[str, Any]]:
         return list((await response.json())["data"])
 
 
+async def _handled(sandbox_saw: Callable[[], bool]) -> None:
+    """Until the sandbox (in this process) shows it handled the request: polled, within
+    10 s."""
+    for _ in range(1000):
+        if sandbox_saw():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the sandbox never handled the request")
+
+
 @pytest.mark.parametrize("route", [0, 1], ids=["application", "candidate"])
 async def test_notes_of_one_second_answer_the_ids_their_listing_gives(
     frozen: Harness, route: int
@@ -109,11 +119,7 @@ async def test_a_note_sent_while_an_earlier_one_awaits_its_answer_is_answered_as
         method="POST", path="/notes$", action="slow_drip", drip_interval_ms=100, count=1
     )
     slow = asyncio.create_task(_note(frozen, parent, "Slow"))
-    for _ in range(1000):  # polls the sandbox's own record: stored, answer on its way
-        if len(notes) > stored:
-            break
-        await asyncio.sleep(0.01)
-    assert len(notes) == stored + 1
+    await _handled(lambda: len(notes) > stored)  # stored, its answer on its way
     quick, quick_calls = await _note(frozen, parent, "Quick")
     assert not slow.done(), "the slow answer was still on its way"
     slowly, slow_calls = await slow
@@ -202,10 +208,7 @@ async def test_an_upload_is_not_answered_from_a_read_in_flight_since_before_it(
     )
     handled = sum(state.stats.requests.values())
     listing = asyncio.create_task(_listed(harness, f"{parent}/files"))
-    for _ in range(1000):  # polls the sandbox's own count: read, answer on its way
-        if sum(state.stats.requests.values()) > handled:
-            break
-        await asyncio.sleep(0.01)
+    await _handled(lambda: sum(state.stats.requests.values()) > handled)  # answer on its way
     uploaded, calls = await _upload(harness, parent, "cv.pdf")
     overlapped = not listing.done()
     before = [f["id"] for f in await listing if f["name"] == "cv.pdf"]
