@@ -99,11 +99,28 @@ async def application_of_candidate(
     return found.data
 
 
+async def draft_as_used(request: web.Request, draft: dict[str, Any]) -> dict[str, Any]:
+    """A draft no application used yet is answered as stored; a used one reads its person
+    from the first application made from it (updated there since, never in the draft);
+    the stored draft still answers if that application is gone."""
+    if not draft["applications"]:
+        return draft
+    try:
+        found = await fetch(
+            request,
+            applications.get_application_request(str(draft["applications"][0]), with_vacancy=False),
+            OneApplication,
+        )
+    except NotFound:
+        return draft
+    return candidates.used_draft_candidate(draft, found.data)
+
+
 async def person_of_candidate(request: web.Request, candidate_id: str) -> dict[str, Any]:
     """The flat v2 personal fields of a referenced candidate (a draft or an application)."""
     draft, store_down = await draft_lookup(request.app[BRIDGE], candidate_id)
-    if draft is not None:
-        return candidates.personal_fields_of_candidate(draft)
+    if draft is not None:  # as GET /v1/candidates/{id} shows it
+        return candidates.personal_fields_of_candidate(await draft_as_used(request, draft))
     no_such = V1ValidationError([ParamError("candidate", f"no such candidate: {candidate_id}")])
     application_id = application_id_for_candidate(candidate_id)
     if application_id is None:

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import time
 from http import HTTPStatus
-from typing import Any
 
 from aiohttp import web
 
 from mappings import applications, candidates
-from mappings.errors import NotFound, StoreUnavailable
+from mappings.errors import StoreUnavailable
 from mappings.ids import new_draft_candidate_id
-from mappings.v2_models import OneApplication
-from proxy.calls import fetch
 from proxy.candidates import (
     STORE_DOWN,
     application_of_candidate,
+    draft_as_used,
     draft_lookup,
     unless_draft_unknown,
 )
@@ -38,29 +36,11 @@ async def get_candidate(request: web.Request) -> web.Response:
     candidate_id = path_id(request, "id", "candidate")
     draft, store_down = await draft_lookup(request.app[BRIDGE], candidate_id)
     if draft is not None:
-        return json_response(await _draft_as_used(request, draft))
+        return json_response(await draft_as_used(request, draft))
     application = await unless_draft_unknown(
         application_of_candidate(request, candidate_id, with_vacancy=False), store_down
     )
     return json_response(candidates.application_to_candidate(application))
-
-
-async def _draft_as_used(request: web.Request, draft: dict[str, Any]) -> dict[str, Any]:
-    """A draft no application used yet is answered as stored; a used one reads its person
-    from the first application made from it (updated there since, never in the draft);
-    the stored draft still answers if that application is gone."""
-    if not draft["applications"]:
-        return draft
-    application_id = str(draft["applications"][0])
-    try:
-        found = await fetch(
-            request,
-            applications.get_application_request(application_id, with_vacancy=False),
-            OneApplication,
-        )
-    except NotFound:
-        return draft
-    return candidates.used_draft_candidate(draft, found.data)
 
 
 async def create_candidate(request: web.Request) -> web.Response:

@@ -57,6 +57,22 @@ async def test_a_used_draft_reads_its_person_from_the_application(harness: Harne
     }
 
 
+async def test_another_application_from_a_used_draft_takes_the_person_as_updated(
+    harness: Harness,
+) -> None:
+    draft, first = await _used_draft(harness)
+    changed = {"candidate": {"email": "ada@lovelace.org"}}
+    await _json(harness, "PATCH", f"/v1/applications/{first}", 200, json=changed)
+    second, calls = await _json(
+        harness, "POST", "/v1/applications", 201, json={"candidate": draft["id"]}
+    )
+    assert second["candidate"]["email"] == "ada@lovelace.org"
+    assert second["candidate"]["last_name"] == "Lovelace"
+    assert calls == 2, "the person read from the first application, then the create"
+    candidate, _ = await _json(harness, "GET", f"/v1/candidates/{draft['id']}", 200)
+    assert candidate["applications"] == [first, second["id"]]
+
+
 async def test_a_used_draft_whose_application_is_gone_answers_the_stored_draft(
     harness: Harness,
 ) -> None:
