@@ -24,6 +24,7 @@ The middleware is the outermost one: it sees the final answer, whichever layer b
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import format_datetime
@@ -57,6 +58,7 @@ GZIP_FAST_LEVEL: Final = 1
 log = structlog.get_logger("homerun_bridge.access")
 
 
+@functools.lru_cache(maxsize=256)  # clients send the same few values on every request
 def accepts_gzip(accept_encoding: str) -> bool:
     """Whether an ``Accept-Encoding`` value allows gzip (RFC 9110 §12.5.3, ``q=0`` refuses)."""
     explicit: float | None = None
