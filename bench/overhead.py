@@ -458,12 +458,55 @@ async def measure_scenario(
     return measured
 
 
+@dataclass(frozen=True)
+class Floor:
+    """aiohttp's server alone answering the cached list's bytes, beside the hop's list."""
+
+    body_bytes: int
+    rounds: list[tuple[LoadResult, LoadResult]]  # (floor, hop) per round
+
+    @property
+    def cpu(self) -> float:
+        return _median([_cpu_per_request(floor) for floor, _ in self.rounds])
+
+    @property
+    def ratio(self) -> float:
+        return _median([_cpu_per_request(f) / _cpu_per_request(h) for f, h in self.rounds])
+
+
+async def measure_floor(
+    servers: Servers, args: argparse.Namespace, progress: Callable[[str], None]
+) -> Floor:
+    """The cached list's bytes from a bare aiohttp server, rounds taken with the hop's list."""
+    jobs = read_scenarios("-")[0]
+    async with (
+        aiohttp.ClientSession(skip_auto_headers=("Accept-Encoding",)) as http,
+        http.get(servers.cached.base + jobs.v1.path, headers=jobs.v1.headers) as response,
+    ):
+        size = len(await response.read())
+    _, proxy_cpu = cpu_layout()
+    port = free_port()
+    args_floor = ["-m", "bench.passthrough", "--port", str(port), "--answer-bytes", str(size)]
+    rounds: list[tuple[LoadResult, LoadResult]] = []
+    async with spawn("floor", args_floor, port, "/", cpu=proxy_cpu) as floor:
+        for repeat in range(args.repeats):
+            progress(f"aiohttp floor, round {repeat + 1}")
+            requests = requests_for(args, jobs, args.concurrency)
+            bare = await _load(floor.base, jobs.v1, args, floor.pid, args.concurrency, requests)
+            hop = await _load(
+                servers.hop.base, jobs.v2, args, servers.hop.pid, args.concurrency, requests
+            )
+            rounds.append((bare, hop))
+    return Floor(size, rounds)
+
+
 @dataclass
 class Measurements:
     loaded: list[Measured] = field(default_factory=list)
     serial: list[Measured] = field(default_factory=list)
     growth: list[float] = field(default_factory=list)
     workers: workers.Scaling | None = None
+    floor: Floor | None = None
     notes: list[str] = field(default_factory=list)  # rows skipped, paths absent: why
 
 
@@ -493,6 +536,8 @@ async def measure(args: argparse.Namespace, progress: Callable[[str], None]) -> 
             )
             if args.serial_requests > 0:
                 found.serial.append(await measure_scenario(servers, scenario, 1, args, progress))
+        if not args.only or any(s.cached_bridge for s in chosen):
+            found.floor = await measure_floor(servers, args, progress)
         if not args.skip_workers:
             v2 = servers.upstream.base + "/v2"
 
@@ -699,6 +744,24 @@ def cpu_table(summaries: Sequence[Summary], show: Show) -> None:
         )
 
 
+def floor_line(floor: Floor, show: Show) -> None:
+    target = CPU_TARGETS["cached"]
+    if floor.ratio > target:
+        verdict = f"so the cached target ({target}×) is below what aiohttp alone spends"
+    else:
+        verdict = (
+            f"so the cached target ({target}×) leaves {(target - floor.ratio) * 100:.0f} % of "
+            "the hop's CPU for the bridge's own work"
+        )
+    show(
+        f"\n_aiohttp's floor: a bare aiohttp server answering the cached list's "
+        f"{_bytes(floor.body_bytes)} (no middleware, no lookup; `bench.passthrough "
+        f"--answer-bytes`) costs **{_num(floor.cpu * US)} µs** per request, "
+        f"**{_num(floor.ratio, '.2f')}×** the hop's CPU for list jobs (same rounds), "
+        f"{verdict}._"
+    )
+
+
 def serial_table(summaries: Sequence[Summary], args: argparse.Namespace, show: Show) -> None:
     show(
         f"\n### Latency at concurrency 1 ({args.serial_requests} requests per run, "
@@ -779,6 +842,8 @@ def tables(found: Measurements, args: argparse.Namespace, show: Show = print) ->
     summaries = [Summary.of(m) for m in found.loaded]
     throughput_table(summaries, args, show)
     cpu_table(summaries, show)
+    if found.floor is not None:
+        floor_line(found.floor, show)
     if found.serial:
         serial_table([Summary.of(m) for m in found.serial], args, show)
     if args.compare is not None:

@@ -6,6 +6,10 @@ translation, no validation, no logging, no metrics: what the bridge costs on top
 this hop is what its own work costs.
 
     .venv/bin/python -m bench.passthrough --port 8090 --upstream http://127.0.0.1:8081
+
+With ``--answer-bytes N`` it forwards nothing and answers every request with the same N
+bytes: aiohttp's server alone, the least any aiohttp answer costs (the bench's floor for
+cached answers).
 """
 
 from __future__ import annotations
@@ -83,15 +87,32 @@ def create_app(upstream_url: str, connections: int = 32) -> web.Application:
     return app
 
 
+def create_floor_app(size: int) -> web.Application:
+    """Every request answered with the same ``size`` bytes of JSON: no lookup, no copy."""
+    body = b'{"data":"' + b"x" * max(0, size - 11) + b'"}'
+    app = web.Application()
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app.router.add_route("*", "/{tail:.*}", answer)
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.passthrough", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
-    parser.add_argument("--upstream", required=True, help="e.g. http://127.0.0.1:8081")
+    parser.add_argument("--upstream", help="e.g. http://127.0.0.1:8081")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--answer-bytes", type=int, help="answer N fixed bytes, forward nothing")
     args = parser.parse_args()
+    if args.answer_bytes is None and args.upstream is None:
+        parser.error("--upstream or --answer-bytes is needed")
     web.run_app(
-        create_app(args.upstream, args.connections),
+        create_floor_app(args.answer_bytes)
+        if args.answer_bytes is not None
+        else create_app(args.upstream, args.connections),
         host=args.host,
         port=args.port,
         access_log=None,

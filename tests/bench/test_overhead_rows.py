@@ -47,7 +47,14 @@ async def test_every_row_sends_what_its_name_says_through_every_path() -> None:
                     continue  # a tree without ETags: the bench skips the row (and says so)
                 scenario = dataclasses.replace(scenario, v1=call)
             measured.append(await overhead.measure_scenario(servers, scenario, 2, args, print))
+        floor = await overhead.measure_floor(servers, args, print)
     rows_measured = by_name(measured)
+    (bare, hop), *_ = floor.rounds
+    cached = rows_measured["list jobs, cache on"].rounds[0].bridge
+    assert floor.body_bytes == bare.body_bytes, "the floor sends the cached list's size"
+    # (creates ran since that row: a candidate count may have grown a digit)
+    assert floor.body_bytes == pytest.approx(cached.body_bytes, abs=8)
+    assert bare.ok and hop.ok and bare.probed and hop.probed
     assert len({s.name for s in rows}) == len(rows), "row names are unique"
     for m in measured:
         (only,) = m.rounds
