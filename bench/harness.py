@@ -8,6 +8,9 @@ On the way out each is terminated (killed if it lingers). ``serve_app`` runs an 
 app in this process (a stand-in upstream). ``cpu_layout``, ``cpu_seconds``,
 ``rss_bytes`` and ``peak_rss_bytes`` read what a measurement needs from ``/proc``.
 
+``spawn`` also runs other programs (``bench.native`` starts nginx through it), and
+``process_tree`` finds a server's worker processes (``bench.workers``).
+
 Used by ``bench.overhead``, ``bench.soak``, ``bench.economy``, ``bench.goodput`` and
 ``tests/bench/test_harness.py`` (which keeps it from rotting).
 """

@@ -12,8 +12,9 @@ much of a core each worker needed for that throughput: with the connections spre
 the workers as the kernel spread them (``SO_REUSEPORT``), the busiest worker saturates
 first, so a core per worker would serve ``throughput ÷ busiest worker's share of a core``
 (the **projected** column; for one worker, throughput ÷ its share). Both are printed,
-with the load generator's own share of a core; the target is judged on the projection,
-which assumes (as the CPU table does) that CPU per request stays what it was.
+with the load generator's own share of a core and a local Redis server's CPU per request
+(it shares the cores too); the target is judged on the projection, which assumes (as the
+CPU table does) that CPU per request stays what it was.
 """
 
 from __future__ import annotations
