@@ -474,11 +474,18 @@ class UpstreamClient:
                         payload = await self._read_bounded(response)
                     except _TooLarge:
                         response.close()  # abandoned, not drained: the connection goes
-                        if not (_is_write(call) and 200 <= status < 300):
+                        if not _is_write(call):
                             raise
-                        # v2 confirmed the write: it is answered as the success it was,
-                        # with nothing of the answer read (the handler logs it degraded).
-                        self._log_too_large("upstream.write_answer_too_large", exchange, status)
+                        # A write is answered by its status, with nothing of the answer
+                        # read: a 2xx as the success it was (the handler logs it degraded),
+                        # a 5xx as an outcome unknown, a 4xx as the refusal it was.
+                        self._log_too_large(
+                            "upstream.write_answer_too_large"
+                            if 200 <= status < 300
+                            else "upstream.answer_too_large",
+                            exchange,
+                            status,
+                        )
                         payload = b""
                     result = UpstreamResponse(response.status, payload, response.headers)
                     answered = status < HTTPStatus.INTERNAL_SERVER_ERROR

@@ -50,11 +50,16 @@ class StandIn:
         return await self.answer(request, self)
 
     async def stream(
-        self, request: web.Request, total: int | None, *, content_length: int | None = None
+        self,
+        request: web.Request,
+        total: int | None,
+        *,
+        content_length: int | None = None,
+        status: int = 200,
     ) -> web.StreamResponse:
         """``total`` bytes (``None``: endless), lazily, with the given Content-Length (or
-        chunked); stops when the bridge closes the connection."""
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        chunked) and status; stops when the bridge closes the connection."""
+        response = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
         if content_length is not None:
             response.content_length = content_length
         await response.prepare(request)

@@ -167,3 +167,26 @@ async def test_an_oversized_2xx_answer_to_a_write_is_answered_as_the_success_v2_
     posts = [p for p in standin.paths if p.endswith("/notes")]
     assert len(posts) == 1, standin.paths  # sent once, never retried
     assert await _until(lambda: standin.hung_up >= 1, PROMPT), standin.bytes_written
+
+
+async def test_an_oversized_5xx_answer_to_a_write_is_an_outcome_unknown_never_retried(
+    bridge_env: None, aiohttp_server: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # v2 may or may not have created the note: the client gets a 5xx, the write is sent
+    # once, and the operator's log says the outcome is unknown (contract §3).
+    async def failed_endlessly(request: web.Request, standin: StandIn) -> web.StreamResponse:
+        return await standin.stream(request, None, status=500)
+
+    standin = await start_standin(aiohttp_server, failed_endlessly)
+    bridge = await start_bridge(aiohttp_server, settings_for(standin.api_url))
+    url = str(bridge.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession() as http:
+        async with asyncio.timeout(60):
+            async with http.post(
+                url + "/v1/applications/ap_abc/notes", auth=FULL, data={"body": "Hello"}
+            ) as response:
+                body = await response.json()
+    assert response.status == 502, body
+    assert len([p for p in standin.paths if p.endswith("/notes")]) == 1, standin.paths
+    logged = capsys.readouterr()
+    assert "upstream.write_outcome_unknown" in logged.out + logged.err
