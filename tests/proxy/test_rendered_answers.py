@@ -304,3 +304,16 @@ async def test_no_cache_refreshes_the_kept_answer(cached: Callable[..., Any]) ->
 )
 def test_if_none_match_compares_weakly(offered: str, matches: bool) -> None:
     assert none_match(offered, '"a"') is matches
+
+
+async def test_kept_answers_and_304s_count_as_usage(cached: Callable[..., Any]) -> None:
+    harness: Harness = await cached()
+    headers, _ = await _kept(harness)  # three reads, the last from the memo
+    status, _, _ = await _read(harness, JOBS, headers={"If-None-Match": headers["ETag"]})
+    assert status == 304
+    bridge = harness.bridge.app[BRIDGE]
+    assert await bridge.usage.flush()
+    calls = await bridge.store.hgetall("usage:calls:careers-site")
+    assert calls == {"GET /v1/jobs": "4"}
+    statuses = await bridge.store.hgetall("usage:status:careers-site")
+    assert statuses == {"GET /v1/jobs 2xx": "3", "GET /v1/jobs 3xx": "1"}
