@@ -45,12 +45,7 @@ from mappings.ids import is_valid_path_id
 from mappings.jobs import vacancy_to_job
 from mappings.notes import notes_to_v1
 from mappings.pagination import PageCall
-from mappings.plan import (
-    SCOPE_APPLICATIONS_READ,
-    SCOPE_APPLICATIONS_WRITE,
-    SCOPE_NOTES_READ,
-    V2Request,
-)
+from mappings.plan import V2Request
 from mappings.v1_requests import CONTENT_FIELDS
 from mappings.v2_models import JobApplication, Vacancy
 from mappings.write_answers import WriteAnswer
@@ -113,7 +108,7 @@ def list_applications_request(
         query.append(("filter[stage]", filters.stage))
     if embed:
         query.extend((("include[]", "vacancy"), ("include[]", "stage")))
-    return V2Request("GET", "/job-applications", tuple(query), scopes=(SCOPE_APPLICATIONS_READ,))
+    return V2Request("GET", "/job-applications", tuple(query))
 
 
 def get_application_request(
@@ -121,15 +116,11 @@ def get_application_request(
 ) -> V2Request:
     """``GET /v1/applications/{id}`` -> ``GET /job-applications/{id}`` (+ includes)."""
     query: list[tuple[str, str]] = []
-    scopes = [SCOPE_APPLICATIONS_READ]
     if with_vacancy:
         query.append(("include[]", "vacancy"))
     if with_notes:
         query.append(("include[]", "notes"))
-        scopes.append(SCOPE_NOTES_READ)
-    return V2Request(
-        "GET", f"/job-applications/{application_id}", tuple(query), scopes=tuple(scopes)
-    )
+    return V2Request("GET", f"/job-applications/{application_id}", tuple(query))
 
 
 def _job_of(
@@ -339,7 +330,6 @@ def create_application_request(
         "POST",
         "/job-applications",
         json={**person, **fields},
-        scopes=(SCOPE_APPLICATIONS_WRITE,),
         v1_params={**names, **field_names},
     )
 
@@ -377,7 +367,6 @@ def update_application_request(application_id: str, body: Mapping[str, Any]) -> 
         "PATCH",
         f"/job-applications/{application_id}",
         json=payload,
-        scopes=(SCOPE_APPLICATIONS_WRITE,),
         v1_params={**names, **field_names},
     )
 

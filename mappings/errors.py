@@ -117,8 +117,8 @@ class ScopeMissing(AccessDenied):
 
     @classmethod
     def needing(cls, scopes: Sequence[str]) -> ScopeMissing:
-        named = " and ".join(scopes) or "a scope"
-        return cls(f"The bridge's API v2 key lacks the scope {named} needed for this call")
+        named = f"the scope {' and '.join(scopes)}" if scopes else "a scope"
+        return cls(f"The bridge's API v2 key lacks {named} needed for this call")
 
 
 class PlanWithoutApi(AccessDenied):
@@ -286,7 +286,7 @@ def v2_error_to_v1(
     if status == HTTPStatus.PAYMENT_REQUIRED:
         return PlanWithoutApi()
     if status == HTTPStatus.FORBIDDEN:
-        return ScopeMissing.needing(request.scopes)
+        return ScopeMissing.needing(())
     if status == HTTPStatus.NOT_FOUND:
         return NotFound(not_found)
     if status == HTTPStatus.TOO_MANY_REQUESTS:

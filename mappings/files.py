@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from mappings.errors import ParamError, V1ValidationError
 from mappings.ids import file_id, occurrences
-from mappings.plan import SCOPE_FILES_WRITE, V2Request
+from mappings.plan import V2Request
 from mappings.v2_models import File
 
 FILE_TYPES: Final = ("resume", "assignment")
@@ -86,7 +86,6 @@ def upload_request(application_id: str) -> V2Request:
     return V2Request(
         "POST",
         f"/job-applications/{application_id}/files",
-        scopes=(SCOPE_FILES_WRITE,),
         v1_params={"file": "file", "type": "type"},
     )
 

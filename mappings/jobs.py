@@ -28,7 +28,7 @@ from mappings.dates import to_unix_seconds
 from mappings.errors import ParamError, V1ValidationError
 from mappings.memo import SizedMemo
 from mappings.pagination import V2_MAX_PER_PAGE, PageCall
-from mappings.plan import SCOPE_VACANCIES_READ, V2Request
+from mappings.plan import V2Request
 from mappings.v2_models import PageMeta, Vacancy
 
 JOB_INCLUDES: Final = ("location", "department", "total_candidate_count")
@@ -132,7 +132,7 @@ def list_vacancies_request(call: PageCall, status_filter: str | None) -> V2Reque
     if status_filter:
         query.append(("filter[status]", status_filter))
     query.extend(_include_query())
-    return V2Request("GET", "/vacancies", tuple(query), scopes=(SCOPE_VACANCIES_READ,))
+    return V2Request("GET", "/vacancies", tuple(query))
 
 
 def whole_list_request(page: int) -> V2Request:
@@ -159,9 +159,7 @@ def whole_list_continues(page: int, shown: int, meta: PageMeta | None) -> bool:
 
 def get_vacancy_request(vacancy_id: str) -> V2Request:
     """``GET /v1/jobs/{id}`` -> ``GET /vacancies/{id}`` with the includes."""
-    return V2Request(
-        "GET", f"/vacancies/{vacancy_id}", _include_query(), scopes=(SCOPE_VACANCIES_READ,)
-    )
+    return V2Request("GET", f"/vacancies/{vacancy_id}", _include_query())
 
 
 def vacancy_to_job(vacancy: Vacancy) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from mappings.dates import to_unix_seconds
 from mappings.errors import ParamError, V1ValidationError
 from mappings.forms import coerce_bool
 from mappings.ids import note_id, occurrences, short_hash
-from mappings.plan import SCOPE_NOTES_WRITE, V2Request
+from mappings.plan import V2Request
 from mappings.v2_models import Note
 
 DEFAULT_AUTHOR: Final = "API v1"
@@ -175,6 +175,5 @@ def create_note_request(
         "POST",
         f"/job-applications/{application_id}/notes",
         json=payload,
-        scopes=(SCOPE_NOTES_WRITE,),
         v1_params={"note": "body", "display_name": "name", "is_sensitive": "is_sensitive"},
     )

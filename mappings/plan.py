@@ -6,8 +6,7 @@ carries what the shell needs to explain a failure in v1 terms: the v1 parameter 
 behind every v2 body field (for 400 errors that name what the client sent).
 
 The v2 scopes an endpoint needs are declared once, in its row of
-``mappings.v1_endpoints``; a 403 names them from there (``proxy.app``). ``scopes`` on a
-request only words a 403 for a call outside that table, and is to go.
+``mappings.v1_endpoints``, and nowhere else: a 403 names them from there (``proxy.app``).
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ class V2Request:
     path: str
     query: Query = ()
     json: Mapping[str, Any] | None = None
-    scopes: tuple[str, ...] = ()  # superseded by the v1 row's (see the module docstring)
     v1_params: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     @property

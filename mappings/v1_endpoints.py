@@ -422,8 +422,9 @@ class UploadApplicationFile(V1Endpoint):
     upload = True
     answer = Answer(HTTPStatus.CREATED, v1_models.File, "Uploaded")
     errors = (400, 403, 404, 413)
-    scopes = (SCOPE_FILES_WRITE,)
-    plan = (files.upload_request,)
+    # The read after the upload gives the file the id its listing shows (contract §5).
+    scopes = (SCOPE_FILES_WRITE, SCOPE_APPLICATIONS_READ)
+    plan = (files.upload_request, applications.get_application_request)
     replacement = "POST /v2/job-applications/{id}/files"
     hint = _UPLOAD_HINT
 

@@ -150,6 +150,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "POST",
             r"^/v2/job-applications/[^/]+/files$",
             201,
+            extra_calls=1,  # the listing read that gives the file its listed id (§5)
             counts=lambda state, ap: len(state.applications[ap].files),
             body=_upload_form,
         ),

@@ -416,7 +416,6 @@ CREATE_EXPECTED = V2Request(
         "sourced": True,
         "sources": ["LinkedIn"],
     },
-    scopes=WRITE,
     v1_params={
         "first_name": "candidate[first_name]",
         "last_name": "candidate[last_name]",
@@ -464,7 +463,6 @@ def test_create_with_job_id_names_job_id_for_the_vacancy() -> None:
             "custom_data": {"cover_letter": "Hello!"},
             "vacancy_id": "job_Pr1vAtE0000000000001",
         },
-        scopes=WRITE,
         v1_params={
             "first_name": "candidate[first_name]",
             "last_name": "candidate[last_name]",
@@ -509,7 +507,6 @@ def test_create_with_a_referenced_candidate_takes_the_person_given() -> None:
             "city": "Utrecht",
             "vacancy_id": "job_SnhUsAg1QwTRFIRNUfM6",
         },
-        scopes=WRITE,
         v1_params={
             "first_name": "candidate",
             "last_name": "candidate",
@@ -539,7 +536,6 @@ def test_create_with_top_level_candidate_fields() -> None:
             "date_of_birth": "1988-02-29",
             "vacancy_id": "job_SnhUsAg1QwTRFIRNUfM6",
         },
-        scopes=WRITE,
         v1_params={
             "first_name": "first_name",
             "last_name": "last_name",
@@ -736,7 +732,6 @@ def test_update_with_the_whole_v1_object_resent_patches_only_changeable_fields()
             "sourced": False,
             "stage": {"name": "Offer"},
         },
-        scopes=WRITE,
         v1_params={
             "first_name": "candidate[first_name]",
             "last_name": "candidate[last_name]",
@@ -774,7 +769,6 @@ def test_update_with_nulls_clears_nothing() -> None:
         "PATCH",
         "/job-applications/ap_X",
         json={"email": "new@example.com", "pronouns": "they/them"},
-        scopes=WRITE,
         v1_params={"email": "candidate[email]", "pronouns": "content[pronouns]"},
     )
 
@@ -819,7 +813,6 @@ def test_update_stage_from_form_pairs_moves_to_the_named_stage(
         "PATCH",
         "/job-applications/ap_X",
         json={"stage": {"name": "Hired"}},
-        scopes=WRITE,
         v1_params={"stage": "stage", "stage.name": "stage"},
     )
 
@@ -853,15 +846,12 @@ def test_application_list_with_filters_and_embedded_job_and_stage() -> None:
             ("include[]", "vacancy"),
             ("include[]", "stage"),
         ),
-        scopes=READ,
     )
 
 
 def test_candidate_list_includes_nothing() -> None:
     request = list_applications_request(PageCall(1, 100), application_filters([]), embed=False)
-    assert request == V2Request(
-        "GET", "/job-applications", (("page", "1"), ("perPage", "100")), scopes=READ
-    )
+    assert request == V2Request("GET", "/job-applications", (("page", "1"), ("perPage", "100")))
 
 
 def test_application_list_filter_with_a_bad_job_id_names_job() -> None:
@@ -875,23 +865,21 @@ def test_get_application_includes_the_vacancy() -> None:
         "GET",
         "/job-applications/ap_D3kCkoClbG6n6KlqD0ob",
         (("include[]", "vacancy"),),
-        scopes=READ,
     )
 
 
-def test_get_application_with_notes_needs_both_read_scopes() -> None:
+def test_get_application_with_notes_includes_them() -> None:
     request = get_application_request("ap_D3kCkoClbG6n6KlqD0ob", with_notes=True)
     assert request == V2Request(
         "GET",
         "/job-applications/ap_D3kCkoClbG6n6KlqD0ob",
         (("include[]", "vacancy"), ("include[]", "notes")),
-        scopes=("job-applications:read", "job-application-notes:read"),
     )
 
 
 def test_get_application_files_only_needs_no_include() -> None:
     request = get_application_request("ap_X", with_vacancy=False)
-    assert request == V2Request("GET", "/job-applications/ap_X", (), scopes=READ)
+    assert request == V2Request("GET", "/job-applications/ap_X", ())
     assert request.is_idempotent
     assert request.cache_key == "GET /job-applications/ap_X?"
 

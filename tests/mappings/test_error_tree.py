@@ -11,7 +11,7 @@ import pytest
 from mappings import errors
 from mappings.plan import V2Request
 
-CALL = V2Request("GET", "/vacancies", scopes=("vacancies:read",))
+CALL = V2Request("GET", "/vacancies")
 
 
 @pytest.mark.parametrize(

@@ -94,14 +94,13 @@ def test_upload_type_outside_resume_and_assignment_is_a_400_naming_type() -> Non
     }
 
 
-def test_upload_is_a_post_to_the_application_files_with_the_files_scope() -> None:
+def test_upload_is_a_post_to_the_application_files() -> None:
     request = upload_request("ap_D3kCkoClbG6n6KlqD0ob")
     assert request == V2Request(
         "POST",
         "/job-applications/ap_D3kCkoClbG6n6KlqD0ob/files",
         (),
         None,
-        ("job-application-files:write",),
         {"file": "file", "type": "type"},
     )
     assert not request.is_idempotent

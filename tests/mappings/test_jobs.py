@@ -264,7 +264,6 @@ def test_job_list_with_status_open_asks_for_public_vacancies_with_includes() -> 
         "GET",
         "/vacancies",
         (("page", "2"), ("perPage", "25"), ("filter[status]", "public"), *JOB_INCLUDES),
-        scopes=("vacancies:read",),
     )
 
 
@@ -274,7 +273,6 @@ def test_job_list_without_status_filters_nothing() -> None:
         "GET",
         "/vacancies",
         (("page", "1"), ("perPage", "100"), *JOB_INCLUDES),
-        scopes=("vacancies:read",),
     )
 
 
@@ -314,7 +312,6 @@ def test_one_job_is_one_vacancy_with_the_includes() -> None:
         "GET",
         "/vacancies/job_SnhUsAg1QwTRFIRNUfM6",
         JOB_INCLUDES,
-        scopes=("vacancies:read",),
     )
 
 
@@ -345,7 +342,6 @@ def test_a_page_of_the_whole_list_is_the_job_list_call_of_per_page_100() -> None
             "GET",
             "/vacancies",
             (("page", str(page)), ("perPage", "100"), *JOB_INCLUDES),
-            scopes=("vacancies:read",),
         )
 
 

@@ -101,7 +101,6 @@ def test_create_note_maps_body_name_and_sensitivity() -> None:
         "/job-applications/ap_D3kCkoClbG6n6KlqD0ob/notes",
         (),
         json={"note": "Great call today.", "display_name": "Ted", "is_sensitive": True},
-        scopes=("job-application-notes:write",),
         v1_params=NOTE_PARAMS,
     )
 
@@ -112,7 +111,6 @@ def test_create_note_from_form_pairs_without_author_uses_the_default() -> None:
         "POST",
         "/job-applications/ap_X/notes",
         json={"note": "Called back.", "display_name": "API v1", "is_sensitive": False},
-        scopes=("job-application-notes:write",),
         v1_params=NOTE_PARAMS,
     )
 
