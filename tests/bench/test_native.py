@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from bench import harness, native
+from proxy import browsers
 
 NGINX = native.nginx_binary({})
 
@@ -37,7 +38,7 @@ def test_every_path_nginx_writes_is_inside_its_folder(tmp_path: Path) -> None:
     assert "server 127.0.0.1:8081;" in config and "keepalive 32;" in config
     assert 'proxy_set_header Connection "";' in config, "kept-open connections upstream"
     assert "proxy_set_header Host 127.0.0.1:8081;" in config, "v2's links as through the hop"
-    assert "gzip_comp_level 6;" in config, "the level aiohttp's zlib uses in the bridge"
+    assert f"gzip_comp_level {native.GZIP_LEVEL};" in config, "the bridge's own level"
 
 
 def test_the_generated_configuration_is_one_nginx_accepts(tmp_path: Path) -> None:
@@ -52,6 +53,10 @@ def test_the_generated_configuration_is_one_nginx_accepts(tmp_path: Path) -> Non
     )
     assert checked.returncode == 0, checked.stderr
     assert "test is successful" in checked.stderr
+
+
+def test_nginx_gzips_at_the_level_the_bridge_gzips_at() -> None:
+    assert native.GZIP_LEVEL == browsers.GZIP_FAST_LEVEL
 
 
 def test_which_nginx_the_bench_runs(tmp_path: Path) -> None:
