@@ -38,6 +38,10 @@ from proxy.store import Store, StoreError
 from proxy.upstream_response import UpstreamResponse, cached_response
 
 CACHED_PATH_PREFIXES: Final = ("/vacancies",)
+# Entries carry their expiry since the rendered answers (``Cached``); a bridge of before
+# would fail on that line, so replicas of both versions sharing a Redis during a rolling
+# deploy keep their entries apart (the generation, which drops both, stays shared).
+CACHE_KEY_PREFIX: Final = "cache2:"
 # How long an entry is kept while a generation bump is owed to the shared store.
 OUTAGE_TTL_SECONDS: Final = 5.0
 
@@ -116,7 +120,7 @@ class ReadEconomy:
         if generation is None:
             return None
         digest = hashlib.sha256(call.cache_key.encode()).hexdigest()[:32]
-        return f"cache:{key_id(v2_key)}:{generation}:{digest}"
+        return f"{CACHE_KEY_PREFIX}{key_id(v2_key)}:{generation}:{digest}"
 
     async def invalidate(self, v2_key: str) -> None:
         """A write through the bridge succeeded: cached reads of its key are stale.

@@ -19,7 +19,7 @@ import pytest
 from multidict import CIMultiDict
 
 from proxy import rendered
-from proxy.cache import Cached
+from proxy.cache import CACHE_KEY_PREFIX, Cached
 from proxy.rendered import entity_tag, none_match
 from proxy.state import BRIDGE
 from tests.proxy.conftest import FULL, READONLY, Harness
@@ -142,7 +142,7 @@ async def test_an_entry_lives_no_longer_than_its_v2_cache_entries(
     keep = economy._store.set
 
     async def spy(key: str, value: bytes, ttl_seconds: float) -> None:
-        if key.startswith("cache:"):
+        if key.startswith(CACHE_KEY_PREFIX):
             until = Cached.load(value).kept_until
             assert until is not None
             stored.append(until)
