@@ -138,9 +138,9 @@ async def _raw_exchange(port: int, method: str, path: str) -> tuple[dict[str, st
     return {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}, body
 
 
-async def test_head_answers_the_headers_get_would(aiohttp_server: Callable[..., Any]) -> None:
-    # The middleware alone in front of a GET route that also answers HEAD (aiohttp's add_get).
-    page = orjson.dumps({"data": [{"id": f"job_{n}", "title": "Designer"} for n in range(100)]})
+async def _serving(aiohttp_server: Callable[..., Any], page: bytes) -> int:
+    """The middleware alone in front of a GET route answering ``page`` (and HEAD, as
+    aiohttp's add_get does); its port."""
 
     async def jobs(_request: web.Request) -> web.Response:
         return web.Response(body=page, content_type="application/json")
@@ -148,8 +148,14 @@ async def test_head_answers_the_headers_get_would(aiohttp_server: Callable[..., 
     app = web.Application(middlewares=[BrowserAnswers(BridgeSettings())])
     app.router.add_get("/v1/jobs", jobs)
     server = await aiohttp_server(app)
-    got, got_body = await _raw_exchange(server.port, "GET", "/v1/jobs")
-    head, head_body = await _raw_exchange(server.port, "HEAD", "/v1/jobs")
+    return int(server.port)
+
+
+async def test_head_answers_the_headers_get_would(aiohttp_server: Callable[..., Any]) -> None:
+    page = orjson.dumps({"data": [{"id": f"job_{n}", "title": "Designer"} for n in range(100)]})
+    port = await _serving(aiohttp_server, page)
+    got, got_body = await _raw_exchange(port, "GET", "/v1/jobs")
+    head, head_body = await _raw_exchange(port, "HEAD", "/v1/jobs")
     assert got["content-encoding"] == head["content-encoding"] == "gzip"
     assert int(got["content-length"]) == len(got_body) == int(head["content-length"])
     assert head_body == b""
@@ -164,14 +170,7 @@ async def test_in_turn_and_threaded_gzip_send_the_same_page(
     # answers go to aiohttp's thread: either way a client gets the page, lengths right.
     rows = [{"id": f"job_{n}", "title": f"Designer {n}"} for n in range(size // 30)]
     page = orjson.dumps({"data": rows})[:size]
-
-    async def jobs(_request: web.Request) -> web.Response:
-        return web.Response(body=page, content_type="application/json")
-
-    app = web.Application(middlewares=[BrowserAnswers(BridgeSettings())])
-    app.router.add_get("/v1/jobs", jobs)
-    server = await aiohttp_server(app)
-    got, got_body = await _raw_exchange(server.port, "GET", "/v1/jobs")
+    got, got_body = await _raw_exchange(await _serving(aiohttp_server, page), "GET", "/v1/jobs")
     assert got["content-encoding"] == "gzip"
     assert int(got["content-length"]) == len(got_body) < len(page) / 3
     assert gzip.decompress(got_body) == page
