@@ -24,6 +24,7 @@ from proxy.config import BridgeSettings, ConfigError
 from proxy.context import CONTEXT_KEY, RequestContext, context_of, request_id_for
 from proxy.drafts import DraftBook
 from proxy.keys import KeyMap, presented_key
+from proxy.logs import BoundOnce
 from proxy.metrics import BridgeMetrics
 from proxy.ratelimit import Budget, UpstreamPacer
 from proxy.state import (
@@ -45,6 +46,7 @@ WWW_AUTHENTICATE: Final = 'Basic realm="Homerun API v1"'
 PUBLIC_V1_PATHS: Final = frozenset({"/v1/openapi.json"})
 
 log = structlog.get_logger("homerun_bridge.access")
+access_log = BoundOnce("homerun_bridge.access")  # the line every request writes
 
 
 def error_response(error: V1Error) -> web.Response:
@@ -124,7 +126,7 @@ async def v1_envelope_middleware(request: web.Request, handler: Handler) -> web.
         response.headers["X-Upstream-Calls"] = str(ctx.upstream_calls)
     latency = time.perf_counter() - ctx.started
     _observe(bridge, request, ctx, response.status, latency)
-    log.info(
+    access_log.get().info(
         "request",
         request_id=ctx.request_id,
         key_label=ctx.label,

@@ -105,6 +105,27 @@ class _LibraryRecords(logging.Handler):
             self.handleError(record)
 
 
+class BoundOnce:
+    """A logger bound once per logging configuration, for the lines written on every
+    request: structlog's lazy proxy binds a new logger on each call (about 9 µs of the
+    access line's 22 µs). ``configure_logging`` makes it bind again; the processors list
+    is the configured one itself, so ``structlog.testing.capture_logs`` (which edits it in
+    place) still sees every line."""
+
+    _configuration = 0  # bumped by configure_logging
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._bound: Any = None
+        self._of = -1
+
+    def get(self) -> Any:
+        if self._of != BoundOnce._configuration:
+            self._bound = structlog.get_logger(self._name).bind()
+            self._of = BoundOnce._configuration
+        return self._bound
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
     renderer: Any = (
@@ -125,6 +146,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
         logger_factory=_stdout_logger,
         cache_logger_on_first_use=False,
     )
+    BoundOnce._configuration += 1
     # aiohttp's own access log duplicates ours.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     root = logging.getLogger()
