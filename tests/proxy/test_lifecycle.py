@@ -111,7 +111,14 @@ async def test_sigterm_finishes_in_flight_requests_then_exits(
     async with aiohttp.ClientSession() as http:
         await sandbox_server_fault(http, sandbox_server, latency_ms=1000)
         slow = asyncio.create_task(_status(http, base, "key-a"))
-        await asyncio.sleep(0.3)
+        # SIGTERM once the request is in flight (its v2 call took the one-use fault), not
+        # after a fixed pause a loaded machine may not honour.
+        for _ in range(300):
+            if await fault_uses(sandbox_server.base_url) == 0:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the slow request never reached the sandbox")
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert await slow == 200, "the in-flight request was cut off"
