@@ -99,7 +99,8 @@ class BridgeSettings(BaseSettings):
         gt=0,
         le=1,
         description="While the shared store is unreachable each replica paces its v2 calls "
-        "locally at this share of the budget: set it to 1/N for N replicas sharing a key.",
+        "locally at this share of the budget: set it to 1/N for N replicas sharing a key "
+        "(a replica's workers split its share between them).",
     )
     rate_limit_deadline_seconds: float = Field(
         20.0, ge=0, description="Longest a request waits for budget before a v1 429."
@@ -300,7 +301,8 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"]) or "settings"
-        lines.append(f"{where}: {item['msg']}")
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}")
     return "; ".join(lines)
 
 
