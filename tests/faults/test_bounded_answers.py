@@ -143,6 +143,26 @@ async def test_a_bridge_process_reading_huge_answers_grows_by_less_than_50_mib(
         assert grown < 50 * MIB
 
 
+async def _note_posted_to(
+    aiohttp_server: Callable[..., Any], answer: Any
+) -> tuple[int, dict[str, Any], StandIn]:
+    """POST a v1 note through a bridge whose v2 is a stand-in answering with ``answer``:
+    the v1 status and body, and the stand-in (with the v2 calls it saw)."""
+    standin = await start_standin(aiohttp_server, answer)
+    bridge = await start_bridge(aiohttp_server, settings_for(standin.api_url))
+    url = str(bridge.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession() as http:
+        async with asyncio.timeout(60):
+            async with http.post(
+                url + "/v1/applications/ap_abc/notes", auth=FULL, data={"body": "Hello"}
+            ) as response:
+                return response.status, await response.json(), standin
+
+
+def _posts_of(standin: StandIn) -> list[str]:
+    return [p for p in standin.paths if p.endswith("/notes")]
+
+
 async def test_an_oversized_2xx_answer_to_a_write_is_answered_as_the_success_v2_confirmed(
     bridge_env: None, aiohttp_server: Callable[..., Any]
 ) -> None:
@@ -153,19 +173,10 @@ async def test_an_oversized_2xx_answer_to_a_write_is_answered_as_the_success_v2_
             return await standin.stream(request, None)
         return web.json_response({"data": {"id": request.match_info["tail"].split("/")[1]}})
 
-    standin = await start_standin(aiohttp_server, created_then_endless)
-    bridge = await start_bridge(aiohttp_server, settings_for(standin.api_url))
-    url = str(bridge.make_url("")).rstrip("/")
-    async with aiohttp.ClientSession() as http:
-        async with asyncio.timeout(60):
-            async with http.post(
-                url + "/v1/applications/ap_abc/notes", auth=FULL, data={"body": "Hello"}
-            ) as response:
-                body = await response.json()
-                assert response.status == 201, body
+    status, body, standin = await _note_posted_to(aiohttp_server, created_then_endless)
+    assert status == 201, body
     assert body["body"] == "Hello"  # taken from what the bridge sent
-    posts = [p for p in standin.paths if p.endswith("/notes")]
-    assert len(posts) == 1, standin.paths  # sent once, never retried
+    assert len(_posts_of(standin)) == 1, standin.paths  # sent once, never retried
     assert await _until(lambda: standin.hung_up >= 1, PROMPT), standin.bytes_written
 
 
@@ -177,16 +188,8 @@ async def test_an_oversized_5xx_answer_to_a_write_is_an_outcome_unknown_never_re
     async def failed_endlessly(request: web.Request, standin: StandIn) -> web.StreamResponse:
         return await standin.stream(request, None, status=500)
 
-    standin = await start_standin(aiohttp_server, failed_endlessly)
-    bridge = await start_bridge(aiohttp_server, settings_for(standin.api_url))
-    url = str(bridge.make_url("")).rstrip("/")
-    async with aiohttp.ClientSession() as http:
-        async with asyncio.timeout(60):
-            async with http.post(
-                url + "/v1/applications/ap_abc/notes", auth=FULL, data={"body": "Hello"}
-            ) as response:
-                body = await response.json()
-    assert response.status == 502, body
-    assert len([p for p in standin.paths if p.endswith("/notes")]) == 1, standin.paths
+    status, body, standin = await _note_posted_to(aiohttp_server, failed_endlessly)
+    assert status == 502, body
+    assert len(_posts_of(standin)) == 1, standin.paths
     logged = capsys.readouterr()
     assert "upstream.write_outcome_unknown" in logged.out + logged.err
