@@ -94,6 +94,25 @@ def parse_raw(lines: Iterable[str]) -> list[tuple[list[Frame], int]]:
     return stacks
 
 
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("the bridge's code (proxy/, mappings/)", ("proxy/", "mappings/")),
+    ("pydantic (validating v2 bodies)", ("pydantic",)),
+    ("structlog (logging)", ("structlog",)),
+    ("prometheus_client (metrics)", ("prometheus_client",)),
+    ("redis client", ("redis",)),
+    ("aiohttp, asyncio, sockets (server, client, loop)", (
+        "aiohttp", "asyncio", "selectors", "socket", "multidict", "yarl", "ssl",
+    )),
+)  # fmt: skip
+
+
+def group_of(place: str) -> str:
+    for name, prefixes in GROUPS:
+        if place.startswith(prefixes):
+            return name
+    return "other (stdlib, zlib, json, …)"
+
+
 @dataclass(frozen=True)
 class Profile:
     total: int
@@ -118,7 +137,12 @@ class Profile:
         def share(count: int) -> str:
             return f"{count / self.total:.1%}" if self.total else "n/a"
 
-        out = [f"{self.total} samples", "", "| where (innermost frame) | share |", "| --- | ---: |"]
+        groups: Counter[str] = Counter()
+        for place, n in self.by_place.items():
+            groups[group_of(place)] += n
+        out = [f"{self.total} samples", "", "| group (innermost frame) | share |", "| --- | ---: |"]
+        out += [f"| {name} | {share(n)} |" for name, n in groups.most_common()]
+        out += ["", "| where (innermost frame) | share |", "| --- | ---: |"]
         out += [f"| {place} | {share(n)} |" for place, n in self.by_place.most_common(top)]
         out += ["", "| project function (inclusive) | share |", "| --- | ---: |"]
         out += [f"| `{name}` | {share(n)} |" for name, n in self.by_function.most_common(top)]

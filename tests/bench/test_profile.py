@@ -25,6 +25,8 @@ def test_samples_are_attributed_to_their_innermost_place_and_own_functions() -> 
     assert not any("cli.py" in name for name in found.by_function), "entry points left out"
     text = "\n".join(found.lines())
     assert "| mappings/jobs.py | 60.0% |" in text and "| pydantic | 30.0% |" in text
+    assert "| the bridge's code (proxy/, mappings/) | 60.0% |" in text
+    assert "| aiohttp, asyncio, sockets (server, client, loop) | 10.0% |" in text
 
 
 def test_a_frame_without_a_file_keeps_its_text() -> None:
