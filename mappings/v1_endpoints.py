@@ -370,7 +370,7 @@ _BY_CANDIDATE: Final = "use the application id; "
 class ListApplicationNotes(V1List):
     """v2 has no notes list: notes come with the application (include[]=notes)."""
 
-    path, handler = "/v1/applications/{id}/notes", "list_application_notes"
+    path, handler = "/v1/applications/{id}/notes", "list_notes"
     summary = "Notes of an application"
     parameters = (ID, *PAGING)
     answer = Answer(HTTPStatus.OK, v1_models.Note, "Notes", is_list=True)
@@ -385,7 +385,7 @@ class ListApplicationNotes(V1List):
 class CreateApplicationNote(V1Endpoint):
     """body became note and name became display_name (required in v2)."""
 
-    method, path, handler = "POST", "/v1/applications/{id}/notes", "create_application_note"
+    method, path, handler = "POST", "/v1/applications/{id}/notes", "create_note"
     summary = "Add a note to an application"
     parameters = (ID,)
     request = v1_requests.NoteCreate
@@ -400,7 +400,7 @@ class CreateApplicationNote(V1Endpoint):
 class ListApplicationFiles(V1List):
     """v2 has no files list: files are the application's ``files``."""
 
-    path, handler = "/v1/applications/{id}/files", "list_application_files"
+    path, handler = "/v1/applications/{id}/files", "list_files"
     summary = "Files of an application"
     parameters = (ID, *PAGING)
     answer = Answer(HTTPStatus.OK, v1_models.File, "Files", is_list=True)
@@ -415,7 +415,7 @@ class ListApplicationFiles(V1List):
 class UploadApplicationFile(V1Endpoint):
     """Uploads need an explicit type in v2 (resume when v1 sent none)."""
 
-    method, path, handler = "POST", "/v1/applications/{id}/files", "upload_application_file"
+    method, path, handler = "POST", "/v1/applications/{id}/files", "upload_file"
     summary = "Upload a file to an application (streamed; type defaults to resume)"
     parameters = (ID,)
     request = v1_requests.FileUpload
@@ -432,7 +432,7 @@ class UploadApplicationFile(V1Endpoint):
 class ListCandidateNotes(ListApplicationNotes):
     """Notes of a candidate are the notes of its application."""
 
-    path, handler = "/v1/candidates/{id}/notes", "list_candidate_notes"
+    path = "/v1/candidates/{id}/notes"  # the same handler: it reads the path
     summary = "Notes of the candidate's application"
     hint = _BY_CANDIDATE + _NOTES_HINT
 
@@ -440,7 +440,7 @@ class ListCandidateNotes(ListApplicationNotes):
 class CreateCandidateNote(CreateApplicationNote):
     """A note on a candidate is a note on its application."""
 
-    path, handler = "/v1/candidates/{id}/notes", "create_candidate_note"
+    path = "/v1/candidates/{id}/notes"
     summary = "Add a note to the candidate's application"
     hint = _BY_CANDIDATE + _NOTE_HINT
 
@@ -448,7 +448,7 @@ class CreateCandidateNote(CreateApplicationNote):
 class ListCandidateFiles(ListApplicationFiles):
     """Files of a candidate are the files of its application."""
 
-    path, handler = "/v1/candidates/{id}/files", "list_candidate_files"
+    path = "/v1/candidates/{id}/files"
     summary = "Files of the candidate's application"
     hint = _BY_CANDIDATE + _FILES_HINT
 
@@ -456,7 +456,7 @@ class ListCandidateFiles(ListApplicationFiles):
 class UploadCandidateFile(UploadApplicationFile):
     """A file of a candidate is uploaded to its application."""
 
-    path, handler = "/v1/candidates/{id}/files", "upload_candidate_file"
+    path = "/v1/candidates/{id}/files"
     summary = "Upload a file to the candidate's application (streamed; type defaults to resume)"
     hint = _BY_CANDIDATE + _UPLOAD_HINT
 

@@ -141,14 +141,17 @@ async def person_of_candidate(request: web.Request, candidate_id: str) -> dict[s
     return candidates.personal_fields_of_application(found.data)
 
 
-async def on_path_candidate(request: web.Request, step: Callable[[str], Awaitable[T]]) -> T:
-    """``step`` run on the application the path's candidate id names
-    (``/v1/candidates/{id}/notes``, ``…/files``), a 503 where the id may be a draft the
+async def on_path_application(request: web.Request, step: Callable[[str, str], Awaitable[T]]) -> T:
+    """``step(application id, what the path names)`` on the application of the path:
+    ``/v1/applications/{id}/…`` names it, ``/v1/candidates/{id}/…`` (notes, files) names
+    it through its candidate, and then a 404 is a 503 where the id may be a draft the
     store could not be asked about."""
+    if not request.path.startswith("/v1/candidates/"):
+        return await step(path_id(request, "id", "application"), "application")
     application_id, store_down = await application_id_of_candidate(
         request.app[BRIDGE], path_id(request, "id", "candidate")
     )
-    return await unless_draft_unknown(step(application_id), store_down)
+    return await unless_draft_unknown(step(application_id, "candidate"), store_down)
 
 
 async def read_after_write(

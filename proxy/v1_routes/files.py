@@ -10,6 +10,7 @@ whose listing gives the id answered."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
@@ -19,7 +20,7 @@ from mappings import applications, files
 from mappings.errors import Gone, V1Error
 from mappings.v2_models import File, OneApplication
 from proxy.calls import fetch, log_degraded, write
-from proxy.candidates import on_path_candidate, read_after_write
+from proxy.candidates import on_path_application, read_after_write
 from proxy.paging import whole_list_answer, window_of
 from proxy.state import BRIDGE, json_response
 from proxy.uploads import open_upload
@@ -82,20 +83,14 @@ async def _listed_id(
     return str(listed["id"])
 
 
-async def list_application_files(request: web.Request) -> web.Response:
-    return await _list_files(request, path_id(request, "id", "application"), "application")
+async def list_files(request: web.Request) -> web.Response:
+    """The files of the path's application or candidate."""
+    return await on_path_application(request, partial(_list_files, request))
 
 
-async def upload_application_file(request: web.Request) -> web.Response:
-    return await _upload_file(request, path_id(request, "id", "application"), "application")
-
-
-async def list_candidate_files(request: web.Request) -> web.Response:
-    return await on_path_candidate(request, lambda ap: _list_files(request, ap, "candidate"))
-
-
-async def upload_candidate_file(request: web.Request) -> web.Response:
-    return await on_path_candidate(request, lambda ap: _upload_file(request, ap, "candidate"))
+async def upload_file(request: web.Request) -> web.Response:
+    """A file uploaded to the path's application or candidate."""
+    return await on_path_application(request, partial(_upload_file, request))
 
 
 async def delete_file(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
+from functools import partial
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -22,11 +23,11 @@ from mappings import applications, notes
 from mappings.errors import OutcomeUnknown, V1Error
 from mappings.v2_models import Note, OneApplication
 from proxy.calls import fetch, log_degraded, write
-from proxy.candidates import on_path_candidate, read_after_write
+from proxy.candidates import on_path_application, read_after_write
 from proxy.paging import whole_list_answer, window_of
 from proxy.state import BRIDGE, json_response
 from proxy.store import Store, StoreError
-from proxy.v1_input import path_id, read_body
+from proxy.v1_input import read_body
 
 # The order of the bridge's note creates, shared by the replicas (one integer).
 SEQUENCE_KEY: Final = "note-creates:sequence"
@@ -147,17 +148,11 @@ async def _note_as_listed(
     return listed
 
 
-async def list_application_notes(request: web.Request) -> web.Response:
-    return await _list_notes(request, path_id(request, "id", "application"), "application")
+async def list_notes(request: web.Request) -> web.Response:
+    """The notes of the path's application or candidate."""
+    return await on_path_application(request, partial(_list_notes, request))
 
 
-async def create_application_note(request: web.Request) -> web.Response:
-    return await _create_note(request, path_id(request, "id", "application"), "application")
-
-
-async def list_candidate_notes(request: web.Request) -> web.Response:
-    return await on_path_candidate(request, lambda ap: _list_notes(request, ap, "candidate"))
-
-
-async def create_candidate_note(request: web.Request) -> web.Response:
-    return await on_path_candidate(request, lambda ap: _create_note(request, ap, "candidate"))
+async def create_note(request: web.Request) -> web.Response:
+    """A note on the path's application or candidate."""
+    return await on_path_application(request, partial(_create_note, request))
