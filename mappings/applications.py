@@ -46,7 +46,7 @@ from mappings.jobs import vacancy_to_job
 from mappings.notes import notes_to_v1
 from mappings.pagination import PageCall
 from mappings.plan import V2Request
-from mappings.v1_requests import CONTENT_FIELDS
+from mappings.v1_requests import CONTENT_FIELDS, STAGE_PROBLEM, stage_name
 from mappings.v2_models import JobApplication, Vacancy
 from mappings.write_answers import WriteAnswer
 
@@ -335,13 +335,10 @@ def create_application_request(
 
 
 def _stage_name(value: Any) -> str | None:
-    if isinstance(value, Mapping):
-        value = value.get("name")
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise V1ValidationError([ParamError("stage", "must be a stage name")])
-    return value
+    try:
+        return stage_name(value)
+    except ValueError:
+        raise V1ValidationError([ParamError("stage", STAGE_PROBLEM)]) from None
 
 
 def update_application_request(application_id: str, body: Mapping[str, Any]) -> V2Request | None:

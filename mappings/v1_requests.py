@@ -110,14 +110,26 @@ def _sources(value: Any) -> list[str] | None:
     return value
 
 
-def _stage(value: Any) -> str | None:
+STAGE_PROBLEM: Final = "must be a stage name"
+
+
+def stage_name(value: Any) -> str | None:
+    """A stage as v1 sends it: its name, or an object with a name; empty is none.
+    Anything else raises ``ValueError``."""
     if isinstance(value, Mapping):
         value = value.get("name")
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise _problem("must be a stage name")
+        raise ValueError(STAGE_PROBLEM)
     return value
+
+
+def _stage(value: Any) -> str | None:
+    try:
+        return stage_name(value)
+    except ValueError:
+        raise _problem(STAGE_PROBLEM) from None
 
 
 def content_pairs(content: Any) -> dict[str, Any]:

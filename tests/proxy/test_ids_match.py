@@ -198,14 +198,8 @@ async def test_an_upload_is_not_answered_from_a_read_in_flight_since_before_it(
     application_id = parent.rsplit("/", 1)[-1]
     state = harness.sandbox.state
     state.add_file(application_id, "cv.pdf", "resume", b"x", "application/pdf")
-    await harness.faults(
-        method="GET",
-        path=f"^/v2/job-applications/{application_id}$",
-        action="slow_drip",
-        drip_interval_ms=100,
-        drip_chunk_bytes=128,
-        count=1,
-    )
+    slow_read = {"action": "slow_drip", "drip_interval_ms": 100, "drip_chunk_bytes": 128}
+    await harness.faults(method="GET", path=f"^/v2/job-applications/{application_id}$", **slow_read)
     handled = sum(state.stats.requests.values())
     listing = asyncio.create_task(_listed(harness, f"{parent}/files"))
     await _handled(lambda: sum(state.stats.requests.values()) > handled)  # answer on its way
