@@ -193,6 +193,15 @@ class V1List(V1Endpoint):
     errors: ClassVar[tuple[int, ...]] = (400, 403)
 
 
+class V1Read(V1Endpoint):
+    """What every read of one object by its path id shares: a GET of ``{id}``, a 404
+    when v2 has no such object. Not a row itself."""
+
+    method: ClassVar[str] = "GET"
+    parameters: ClassVar[tuple[Param, ...]] = (ID,)
+    errors: ClassVar[tuple[int, ...]] = (403, 404)
+
+
 # --- jobs ---------------------------------------------------------------------------
 
 
@@ -212,14 +221,12 @@ class ListJobs(V1List):
     hint = "read `vacancies`; status `open` is `public`; dates are ISO 8601; page with page/perPage"
 
 
-class GetJob(V1Endpoint):
+class GetJob(V1Read):
     """A job is a vacancy: read under ``data``; location and department are objects."""
 
-    method, path, handler = "GET", "/v1/jobs/{id}", "get_job"
+    path, handler = "/v1/jobs/{id}", "get_job"
     summary = "Get a job"
-    parameters = (ID,)
     answer = Answer(HTTPStatus.OK, v1_models.Job, "The job")
-    errors = (403, 404)
     scopes = (SCOPE_VACANCIES_READ,)
     plan = (jobs.get_vacancy_request,)
     replacement = "GET /v2/vacancies/{id}"
@@ -254,14 +261,12 @@ class CreateCandidate(V1Endpoint):
     hint = "drop the candidate step; send first_name, last_name, email with the application"
 
 
-class GetCandidate(V1Endpoint):
+class GetCandidate(V1Read):
     """A candidate is the person on an application (``ca_X`` is on ``ap_X``) or a draft."""
 
-    method, path, handler = "GET", "/v1/candidates/{id}", "get_candidate"
+    path, handler = "/v1/candidates/{id}", "get_candidate"
     summary = "Get a candidate"
-    parameters = (ID,)
     answer = Answer(HTTPStatus.OK, v1_models.Candidate, "The candidate")
-    errors = (403, 404)
     scopes = (SCOPE_APPLICATIONS_READ,)
     plan = (applications.get_application_request,)
     replacement = "GET /v2/job-applications/{id}"
@@ -304,15 +309,14 @@ class CreateApplication(V1Endpoint):
     hint = "send JSON with flat personal fields; content -> custom_data; job -> vacancy_id"
 
 
-class GetApplication(V1Endpoint):
+class GetApplication(V1Read):
     """Content is split over top-level fields and custom_data; notes come with
     include[]=notes."""
 
-    method, path, handler = "GET", "/v1/applications/{id}", "get_application"
+    path, handler = "/v1/applications/{id}", "get_application"
     summary = "Get an application (notes with expand[]=notes)"
     parameters = (ID, EXPAND_NOTES)
     answer = Answer(HTTPStatus.OK, v1_models.Application, "The application")
-    errors = (403, 404)
     scopes = (SCOPE_APPLICATIONS_READ, SCOPE_NOTES_READ)
     plan = (applications.get_application_request,)
     replacement = "GET /v2/job-applications/{id}?include[]=vacancy"
@@ -512,7 +516,11 @@ def _checked(table: tuple[type[V1Endpoint], ...]) -> Mapping[str, type[V1Endpoin
         named = {part[1:-1] for part in entry.path.split("/") if part.startswith("{")}
         if in_path != named:
             raise TypeError(f"{entry.__name__}: path parameters {named} declared as {in_path}")
-        if entry.changelog() == "" or entry.__doc__ in (V1Endpoint.__doc__, V1List.__doc__):
+        if entry.changelog() == "" or entry.__doc__ in (
+            V1Endpoint.__doc__,
+            V1List.__doc__,
+            V1Read.__doc__,
+        ):
             raise TypeError(f"{entry.__name__} has no changelog docstring")
         is_list = entry.answer is not None and entry.answer.is_list
         if is_list != issubclass(entry, V1List):
