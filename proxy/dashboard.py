@@ -128,6 +128,8 @@ def register(router: web.UrlDispatcher) -> None:
 
 # --- CSV --------------------------------------------------------------------------------
 
+# 3xx: answers 304 Not Modified to a client that polls with If-None-Match.
+STATUS_CLASSES: Final = ("2xx", "3xx", "4xx", "5xx")
 CSV_COLUMNS: Final = (
     "label",
     "state",
@@ -138,9 +140,7 @@ CSV_COLUMNS: Final = (
     "change",
     "day",
     "calls",
-    "2xx",
-    "4xx",
-    "5xx",
+    *STATUS_CLASSES,
 )
 
 
@@ -169,14 +169,16 @@ def render_csv(report: dict[str, Any]) -> str:
             _utc(integration["last_seen"]),
         ]
         if not integration["routes"]:
-            writer.writerow([safe_cell(v) for v in [*head, "", "", "", "total", 0, "", "", ""]])
+            blank = [""] * len(STATUS_CLASSES)
+            writer.writerow([safe_cell(v) for v in [*head, "", "", "", "total", 0, *blank]])
         for route in integration["routes"]:
             about = [route["route"], route["v2_call"], route["hint"]]
             statuses = route["statuses"]
-            total = ["total", route["calls"], *(statuses.get(c, 0) for c in ("2xx", "4xx", "5xx"))]
+            total = ["total", route["calls"], *(statuses.get(c, 0) for c in STATUS_CLASSES)]
             writer.writerow([safe_cell(v) for v in [*head, *about, *total]])
             for day, calls in route["days"].items():
-                writer.writerow([safe_cell(v) for v in [*head, *about, day, calls, "", "", ""]])
+                blank = [""] * len(STATUS_CLASSES)
+                writer.writerow([safe_cell(v) for v in [*head, *about, day, calls, *blank]])
     return out.getvalue()
 
 
@@ -293,7 +295,7 @@ def _routes_table(routes: list[dict[str, Any]]) -> str:
             f'<tr data-route="{escape(route["route"])}">'
             f'<td class="route"><code>{escape(route["route"])}</code></td>'
             f'<td class="num calls">{route["calls"]}</td>'
-            + "".join(f'<td class="num">{statuses.get(c, 0)}</td>' for c in ("2xx", "4xx", "5xx"))
+            + "".join(f'<td class="num">{statuses.get(c, 0)}</td>' for c in STATUS_CLASSES)
             + f"<td>{escape(_when(route['last_seen']))}</td>"
             f"<td><code>{escape(route['v2_call'])}</code></td>"
             f"<td>{escape(route['hint'])}"
@@ -306,10 +308,9 @@ def _routes_table(routes: list[dict[str, Any]]) -> str:
         )
     return (
         '<table class="routes"><tr><th>v1 route</th><th class="num">calls</th>'
-        '<th class="num">2xx</th><th class="num">4xx</th><th class="num">5xx</th>'
-        "<th>last seen</th><th>v2 call that replaces it</th><th>change the code needs</th></tr>"
-        + "".join(rows)
-        + "</table>"
+        + "".join(f'<th class="num">{c}</th>' for c in STATUS_CLASSES)
+        + "<th>last seen</th><th>v2 call that replaces it</th>"
+        "<th>change the code needs</th></tr>" + "".join(rows) + "</table>"
     )
 
 

@@ -166,6 +166,24 @@ async def test_exports_escape_what_callers_and_labels_choose() -> None:
     assert "&lt;script&gt;x" in page and "&lt;/td&gt;&lt;script&gt;" in page
 
 
+async def test_answers_304_have_their_own_column_on_the_page_and_in_the_csv() -> None:
+    # A careers site polling with If-None-Match gets 304s: they are calls the dashboard
+    # shows, in a 3xx column, not only in the total.
+    store = MemoryStore()
+    book = UsageBook(store)
+    for status in (200, 304, 304, 404):
+        book.record("poller", "GET /v1/jobs", [], status=status, user_agent="widget")
+    assert await book.flush()
+    report = await migration_report(store, now=time.time())
+    (route,) = report["integrations"][0]["routes"]
+    assert route["statuses"] == {"2xx": 1, "3xx": 2, "4xx": 1}
+    (total,) = [r for r in csv.DictReader(io.StringIO(render_csv(report))) if r["day"] == "total"]
+    assert [total[c] for c in ("calls", "2xx", "3xx", "4xx", "5xx")] == ["4", "1", "2", "1", "0"]
+    page = render_dashboard(report)
+    assert '<th class="num">3xx</th>' in page
+    assert '<td class="num calls">4</td><td class="num">1</td><td class="num">2</td>' in page
+
+
 async def test_the_report_command_text_has_a_sparkline_per_integration(
     dashboard: tuple[Harness, Session],
 ) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from proxy.dashboard import STATUS_CLASSES
 from tests.browser.chromium import headless_chromium
 from tests.dashboard import session as scripted
 from tests.proxy.conftest import Harness
@@ -39,10 +40,8 @@ async def _facts_on(page: Page) -> dict[str, Any]:
             cells = await row.locator("td").all_inner_texts()
             routes[await row.get_attribute("data-route")] = {
                 "calls": int(cells[1]),
-                "2xx": int(cells[2]),
-                "4xx": int(cells[3]),
-                "5xx": int(cells[4]),
-                "v2_call": cells[6],
+                **{c: int(cells[2 + i]) for i, c in enumerate(STATUS_CLASSES)},
+                "v2_call": cells[3 + len(STATUS_CLASSES)],
             }
         facts[str(label)] = {
             "state": await section.locator(".state").get_attribute("data-state"),
@@ -67,8 +66,8 @@ def _assert_facts(facts: dict[str, Any], session: scripted.Session) -> None:
     for (label, route), calls in session.calls.items():
         shown = facts[label]["routes"][route]
         assert shown["calls"] == calls, (label, route)
-        for status_class in ("2xx", "4xx", "5xx"):
-            assert shown[status_class] == session.statuses[(label, route)][status_class]
+        for status_class in STATUS_CLASSES:
+            assert shown[status_class] == session.statuses[(label, route)].get(status_class, 0)
     assert facts["careers-site"]["total"] == 4 and facts["hr-sync"]["total"] == 2
     assert facts["careers-site"]["agents"] == [scripted.CAREERS_AGENT]
     # The hostile agent is shown as text, not run as markup.
