@@ -58,6 +58,19 @@ class Harness:
     async def post(self, path: str, auth: aiohttp.BasicAuth | None = FULL, **kw: Any) -> Any:
         return await self.http.post(self.url(path), auth=auth, **kw)
 
+    async def first_id(self, listing: str) -> str:
+        """The id of the first item a v1 list (path and query) shows."""
+        async with await self.get(listing) as response:
+            assert response.status == 200, await response.text()
+            return str((await response.json())["data"][0]["id"])
+
+    async def created_application(self, **body: Any) -> dict[str, Any]:
+        """``POST /v1/applications`` (``data=`` a form, or ``json=``): the 201 answer's body."""
+        async with await self.post("/v1/applications", **body) as response:
+            assert response.status == 201, await response.text()
+            created: dict[str, Any] = await response.json()
+        return created
+
     async def faults(self, **fault: Any) -> None:
         async with self.http.post(self.sandbox_url("/_sandbox/faults"), json=fault) as r:
             assert r.status == 201, await r.text()

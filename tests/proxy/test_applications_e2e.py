@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from mappings.v1_models import Application, ApplicationSummary
 from tests.proxy.conftest import FULL, READONLY, Harness
-
-
-async def first_id(harness: Harness, listing: str) -> str:
-    """The id of the first item a v1 list (path and query) shows."""
-    async with await harness.get(listing) as response:
-        assert response.status == 200, await response.text()
-        return str((await response.json())["data"][0]["id"])
-
-
-async def created_application(harness: Harness, **body: Any) -> dict[str, Any]:
-    """``POST /v1/applications`` (``data=`` a form, or ``json=``): the 201 answer's body."""
-    async with await harness.post("/v1/applications", **body) as response:
-        assert response.status == 201, await response.text()
-        created: dict[str, Any] = await response.json()
-    return created
 
 
 async def _v2_total(harness: Harness) -> int:
@@ -116,7 +100,7 @@ async def test_get_application_with_and_without_notes(harness: Harness) -> None:
 
 
 async def test_create_form_encoded_then_read_back(harness: Harness) -> None:
-    job_id = await first_id(harness, "/v1/jobs?status=open")
+    job_id = await harness.first_id("/v1/jobs?status=open")
     form = {
         "job": job_id,
         "candidate[first_name]": "Sanne",
@@ -126,7 +110,7 @@ async def test_create_form_encoded_then_read_back(harness: Harness) -> None:
         "content[education]": "MSc Design",
         "content[driving_licence]": "yes",
     }
-    created = await created_application(harness, data=form)
+    created = await harness.created_application(data=form)
     Application.model_validate(created)
     assert created["job"]["id"] == job_id
     assert created["candidate"]["email"] == "sanne@example.com"
@@ -143,8 +127,8 @@ async def test_create_from_a_candidate_draft(harness: Harness) -> None:
         assert response.status == 201
         draft = await response.json()
     assert draft["id"].startswith("ca_") and draft["applications"] == []
-    created = await created_application(
-        harness, json={"candidate": draft["id"], "content": {"experience": "10y"}}
+    created = await harness.created_application(
+        json={"candidate": draft["id"], "content": {"experience": "10y"}}
     )
     assert created["job"] is None  # talent pool
     assert created["candidate"]["last_name"] == "Lovelace"

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from tests.proxy.conftest import Harness
-from tests.proxy.test_applications_e2e import created_application, first_id
 
 FOUR_MISTAKES_FORM = {
     "job": "no such id!",
@@ -55,7 +54,7 @@ async def test_a_create_with_four_mistakes_names_all_four_and_calls_nothing(
 
 
 async def test_a_note_with_two_mistakes_names_both(harness: Harness) -> None:
-    application_id = await first_id(harness, "/v1/applications?per_page=1")
+    application_id = await harness.first_id("/v1/applications?per_page=1")
     async with await harness.post(
         f"/v1/applications/{application_id}/notes", data={"name[x]": "A", "is_sensitive": "?"}
     ) as response:
@@ -66,12 +65,12 @@ async def test_a_note_with_two_mistakes_names_both(harness: Harness) -> None:
 
 async def test_lenient_input_still_creates(harness: Harness) -> None:
     form = {
-        "job_id": await first_id(harness, "/v1/jobs?per_page=1"),
+        "job_id": await harness.first_id("/v1/jobs?per_page=1"),
         "first_name": "Grace",
         "last_name": "Hopper",
         "email": "grace@example.test",
         "sourced": "1",
         "favourite_colour": "green",  # unknown: counted for the report, not rejected
     }
-    created = await created_application(harness, data=form)
+    created = await harness.created_application(data=form)
     assert created["sourced"] is True and created["candidate"]["first_name"] == "Grace"
