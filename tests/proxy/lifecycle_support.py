@@ -19,17 +19,13 @@ V1_KEY = "lifecycle-v1-key"
 AUTH = aiohttp.BasicAuth(V1_KEY, "")
 
 
-# The lifecycle tests' bridge is a spawned bridge whose output is kept in files.
-RunningBridge = BridgeProcess
-
-
 @contextlib.asynccontextmanager
 async def bridge_process(
     upstream_url: str,
     tmp_path: Path,
     open_files: tuple[int, int] | None = None,
     **settings: Any,
-) -> AsyncIterator[RunningBridge]:
+) -> AsyncIterator[BridgeProcess]:
     """``python -m proxy serve`` with key ``lifecycle-v1-key``, limiter off, JSON logs at
     info into ``tmp_path``, ``open_files`` its (soft, hard) RLIMIT_NOFILE; killed at the
     end if still running (a graceful stop is what the tests themselves exercise)."""

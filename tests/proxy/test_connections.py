@@ -16,11 +16,11 @@ import aiohttp
 
 from tests.proxy.lifecycle_support import (
     V1_KEY,
-    RunningBridge,
     add_fault,
     bridge_process,
     sandbox_process,
 )
+from tests.proxy.processes import BridgeProcess
 
 REQUEST = (
     "GET /v1/jobs?per_page=1 HTTP/1.1\r\nHost: bridge.test\r\nConnection: close\r\n"
@@ -64,12 +64,12 @@ async def _one_connection(port: int, finished: list[int], delay: float = 0.0) ->
     return Answer(int(status_line.split(" ")[1]), headers, body, finished[-1])
 
 
-async def _stop(bridge: RunningBridge) -> None:
+async def _stop(bridge: BridgeProcess) -> None:
     bridge.process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(bridge.process.wait(), 30) == 0
 
 
-def _no_tracebacks(bridge: RunningBridge) -> None:
+def _no_tracebacks(bridge: BridgeProcess) -> None:
     output = bridge.all_output()
     assert "Traceback" not in output, output[-3000:]
     for line in bridge.log_lines():
