@@ -72,7 +72,10 @@ class Cached:
 
 
 Loader = Callable[[], Awaitable[UpstreamResponse]]
-FlightKey = tuple[str, str, str, tuple[tuple[str, str], ...], bool]
+# Key id, method, path, query, fresh, the key's writes through this process when the read
+# started, and its cache key (with the shared generation): a read started after a write
+# never shares a flight that took off before it.
+FlightKey = tuple[str, str, str, tuple[tuple[str, str], ...], bool, int, str | None]
 
 
 class _Flight:
@@ -93,6 +96,8 @@ class ReadEconomy:
         # key id -> generation bumps made here because the store refused them
         self._local_generation: Counter[str] = Counter()
         self._owed: set[str] = set()
+        # key id -> writes confirmed through this process (bumped before the store is)
+        self._writes: Counter[str] = Counter()
 
     def cacheable(self, call: V2Request) -> bool:
         return (
@@ -126,6 +131,7 @@ class ReadEconomy:
         """A write through the bridge succeeded: cached reads of its key are stale.
         Never raises: the write is answered whatever the store does."""
         kid = key_id(v2_key)
+        self._writes[kid] += 1  # reads from now on take off anew (see ``read``)
         try:
             await self._store.incr(f"gen:{kid}")
         except StoreError as exc:
@@ -152,14 +158,13 @@ class ReadEconomy:
                 hit = Cached.load(raw)
                 return cached_response(hit.status, hit.body, hit.kept_until), True
         # The call itself (not its text): two calls whose texts happen to be equal
-        # never share an answer.
-        flight_key = (key_id(v2_key), call.method, call.path, call.query, fresh)
+        # never share an answer. Nor do reads on either side of a write of the key.
+        kid = key_id(v2_key)
+        flight_key = (kid, call.method, call.path, call.query, fresh, self._writes[kid], cache_key)
         flight = self._inflight.get(flight_key)
         shared = flight is not None
         if flight is None:
-            flight = self._take_off(
-                flight_key, self._load_and_keep(load, key_id(v2_key), cache_key)
-            )
+            flight = self._take_off(flight_key, self._load_and_keep(load, kid, cache_key))
         flight.waiters += 1
         try:
             return await asyncio.shield(flight.task), shared
