@@ -18,7 +18,8 @@ and holds nothing of the supervisor's (no inherited event loop, sockets or locks
   ``shutdown_grace_seconds`` + 1 s (``proxy.lifecycle``). The supervisor exits after the
   last one; one still running past that bound is killed. Exit code 0 when every worker
   exited cleanly, 1 otherwise.
-- SIGHUP: forwarded to every worker, which reloads its key map (``reload_key_map``).
+- SIGHUP: forwarded to every worker, which reloads its key map (``reload_key_map``); a
+  worker still starting ignores it (it would otherwise die of it, never having listened).
 - A worker that dies while the bridge is running is restarted, after a delay that grows
   from :data:`FIRST_RESTART_DELAY` to :data:`MAX_RESTART_DELAY` while it keeps dying (it
   resets once a worker stays up :data:`STEADY_SECONDS`). A restarted worker reads the
@@ -136,6 +137,14 @@ class WorkerSlot:
             os.close(self.ready_fd)
 
 
+def _ignore_hangup() -> None:
+    """In a worker, between fork and exec: SIGHUP ignored until its event loop takes it
+    over (just before it reports listening). A SIGHUP forwarded while it starts would
+    otherwise kill it by default, before it ever listened: a start-up failure, which
+    stops the whole bridge. (A SIGHUP in that window reloads nothing in that worker.)"""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
 @dataclass
 class _Worker:
     """One slot as the supervisor sees it: the process serving it now, and its history."""
@@ -239,6 +248,7 @@ class Supervisor:
                 *self.command,
                 env={**os.environ, WORKER_ENV: slot.encode()},
                 pass_fds=(write_end,),
+                preexec_fn=_ignore_hangup,
             )
         finally:
             os.close(write_end)
