@@ -26,8 +26,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bench import harness, overhead
+from bench import harness, overhead, workers
 from bench.load import run_load
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -157,15 +158,22 @@ def choose(rows: Sequence[overhead.Scenario], wanted: str) -> overhead.Scenario:
     return chosen[0]
 
 
-async def _profile(wanted: str, seconds: float, rate: int, spy: Path) -> tuple[str, Profile]:
+async def _profile(
+    wanted: str, seconds: float, rate: int, spy: Path, store_url: str | None
+) -> tuple[str, Profile]:
     loadgen_cpu, proxy_cpu = harness.cpu_layout()
     if loadgen_cpu is not None:
         os.sched_setaffinity(0, {loadgen_cpu})
     async with harness.sandbox(loadgen_cpu) as upstream:
         scenario = choose(await overhead.scenarios(upstream.base), wanted)
         ttl = 60 if scenario.cached_bridge else 0
+        store: dict[str, Any] = (
+            {"store_url": store_url, "store_prefix": f"homerun-bench-profile-{os.getpid()}:"}
+            if store_url
+            else {}
+        )
         async with overhead.bridge(
-            upstream.base + "/v2", proxy_cpu, cache_ttl_seconds=ttl
+            upstream.base + "/v2", proxy_cpu, cache_ttl_seconds=ttl, **store
         ) as server:
             call = scenario.v1
             if scenario.conditional:
@@ -200,11 +208,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("row", help="a row of the overhead bench (a word of its name will do)")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rate", type=int, default=200, help="samples per second (200)")
+    parser.add_argument("--store-url", help="e.g. redis://127.0.0.1:6379/0 (default: memory)")
     args = parser.parse_args(argv)
     spy = py_spy()
     if spy is None:
         sys.exit("py-spy not found: .venv/bin/pip install py-spy (it is on PyPI)")
-    name, profile = asyncio.run(_profile(args.row, args.seconds, args.rate, spy))
+    try:
+        name, profile = asyncio.run(
+            _profile(args.row, args.seconds, args.rate, spy, args.store_url)
+        )
+    finally:
+        if args.store_url:
+            asyncio.run(workers.forget(args.store_url, f"homerun-bench-profile-{os.getpid()}:"))
     print(f"## {name}: py-spy, {args.seconds:g} s at {args.rate}/s\n")
     print("\n".join(profile.lines()))
 
