@@ -159,13 +159,21 @@ def _probe_each(pid: int, redis: Sequence[int]) -> Callable[[], Mapping[int, flo
     return probe
 
 
+LISTEN_GRACE_SECONDS: Final = 1.0
+
+
 async def _wait_for_workers(server: Server, workers: int, seconds: float = 20.0) -> None:
-    """Workers may start after the first one answers: give them time to appear."""
+    """Workers may start after the first one answers: wait until the supervisor has them
+    all (``workers > 1`` runs a supervisor above its workers), then a moment for the last
+    to listen, so that the kernel can spread the connections over every one."""
+    processes = workers + 1 if workers > 1 else 1
     deadline = time.monotonic() + seconds
     for _ in range(int(seconds / 0.2)):
-        if len(process_tree(server.pid)) >= workers or time.monotonic() >= deadline:
-            return
+        if len(process_tree(server.pid)) >= processes or time.monotonic() >= deadline:
+            break
         await asyncio.sleep(0.2)
+    if workers > 1:
+        await asyncio.sleep(LISTEN_GRACE_SECONDS)
 
 
 def bridge_settings(workers: int, redis_url: str, prefix: str) -> dict[str, Any]:
