@@ -5,12 +5,16 @@ checked below to be what is served); schemathesis generates requests from it, va
 invalid ones, and sends them with a v1 key to a real bridge in front of a real sandbox
 (both on loopback ports, in a background thread). Every answer is checked: never a 500
 and no 5xx but the contract's 502/503/504, a documented status, the documented content
-type, a body that matches the document's schema. Two generated ids in three (path ids
+type, a body that matches the document's schema, and the contract's rev-2 rules that hold
+for every answer (``tests.hostile.rev2_checks``: the v1 headers, CORS for an allowed origin,
+gzip over 1 KiB, a GET answered alike as HEAD, a 400 naming its params). Each case is sent
+from a browser origin (three in four the allowed one) and allows gzip or not, picked from
+the case so the draws stay reproducible. Two generated ids in three (path ids
 and the ``job`` of a create) are replaced with seeded ones, so the success paths run
 too, not only the 404s. Reproducible: the draws follow the session's Hypothesis profile
 (``tests.hypothesis_profiles``: derandomized by default; under ``explore`` the printed
 seed replays them). Bounded: schemathesis's coverage cases (boundary values, unexpected
-methods) plus 8 generated examples per operation and mode, 20-30 s on two cores.
+methods) plus 8 generated examples per operation and mode, 25-35 s on two cores.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 
 from proxy.openapi import v1_openapi_document
 from tests.hostile.live import LiveBridge, live_bridge
+from tests.hostile.rev2_checks import ALLOWED_ORIGIN, OTHER_ORIGIN, REV2_CHECKS
 from tests.hostile.support import assert_no_secrets
 from tests.hypothesis_profiles import SEED
 
@@ -72,12 +77,13 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    *REV2_CHECKS,
 ]
 
 
 @pytest.fixture(scope="module")
 def bridge() -> Iterator[LiveBridge]:
-    with live_bridge() as running:
+    with live_bridge(cors_allowed_origins=[ALLOWED_ORIGIN]) as running:
         yield running
 
 
@@ -110,6 +116,17 @@ def _use_seeded_ids(case: schemathesis.Case[Any], bridge: LiveBridge) -> None:
     case.path_parameters["id"] = application
 
 
+def _browser_headers(case: schemathesis.Case[Any]) -> dict[str, str]:
+    """Origin and Accept-Encoding as browsers and other clients send them, picked from the
+    case (so the draws stay reproducible): three cases in four from the allowed origin, one
+    from another; one in four refuses gzip, so both sides of the CORS and gzip checks run."""
+    pick = zlib.crc32(f"{case.method} {case.formatted_path} {case.query!r}".encode())
+    return {
+        "Origin": OTHER_ORIGIN if pick % 4 == 0 else ALLOWED_ORIGIN,
+        "Accept-Encoding": "identity" if (pick >> 2) % 4 == 0 else "gzip, deflate",
+    }
+
+
 @schema.parametrize()
 @settings(
     max_examples=8,
@@ -121,4 +138,5 @@ def test_bridge_conforms_to_its_v1_document(
     case: schemathesis.Case[Any], bridge: LiveBridge
 ) -> None:
     _use_seeded_ids(case, bridge)
-    case.call_and_validate(base_url=bridge.base_url, headers=AUTH_HEADERS, checks=CHECKS)
+    headers = {**AUTH_HEADERS, **_browser_headers(case)}
+    case.call_and_validate(base_url=bridge.base_url, headers=headers, checks=CHECKS)

@@ -1,0 +1,158 @@
+"""Schemathesis checks for the rules of the v1 contract's rev 2 that hold for every answer.
+
+Each check has schemathesis' custom-check signature ``(ctx, response, case)`` and raises
+``AssertionError`` naming the rule it found broken; ``test_schemathesis_v1`` passes them with
+the built-in ones. Each rule is a pure function of the answer (and of what the request sent,
+read back from ``response.request``), so ``test_rev2_checks`` can feed each one a broken
+answer and see it fail: no check passes on a stub. The HEAD check is the one that sends a
+request of its own (the same GET as HEAD); its comparison is pure too.
+
+The rules (``/work/shared/spec/v1-contract.md``):
+
+- §1: every /v1 answer carries ``Deprecation``, ``Link``, ``X-Request-Id``, ``X-Upstream-Calls``.
+- §1: an answer to an allowed ``Origin`` carries ``Access-Control-Allow-Origin`` (that origin)
+  and ``Access-Control-Expose-Headers`` (the listed names), errors included; any other origin
+  gets neither.
+- §1: a GET sent again as HEAD answers the same status, content type and upstream cost, and
+  no body.
+- §1: an answer over 1 KiB to a request whose ``Accept-Encoding`` allows gzip is gzip-encoded;
+  no answer is gzip-encoded to a client that did not allow it.
+- §1 and §3: the content type is ``application/json; charset=utf-8`` (every answer with a body)
+  and the status is a v1 one; a 405 says ``Allow``.
+- §3: a 400 lists its problems in ``errors``, each naming a ``param``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+import requests
+from schemathesis.core.transport import Response
+
+from mappings.errors import V1_STATUSES
+from proxy.browsers import accepts_gzip
+from tests.hostile.support import V1_JSON
+
+DEPRECATION: Final = "@1701388800"
+# The origin the live bridge of the schemathesis run allows, and one it does not.
+ALLOWED_ORIGIN: Final = "http://careers.widget.test"
+OTHER_ORIGIN: Final = "http://elsewhere.test"
+EXPOSED: Final = frozenset(
+    {"x-request-id", "x-upstream-calls", "deprecation", "link", "sunset", "retry-after"}
+)
+GZIP_OVER_BYTES: Final = 1024
+# The success statuses of the v1 face (304: a conditional GET), beside the error ones.
+V1_SUCCESS: Final = frozenset({200, 201, 204, 304})
+NO_BODY_STATUSES: Final = frozenset({204, 304})
+HEAD_TIMEOUT_SECONDS: Final = 30.0
+
+
+def header(response: Response, name: str) -> str | None:
+    """One header of an answer (schemathesis keeps them lower-cased, as lists)."""
+    values = response.headers.get(name.lower())
+    return values[0] if values else None
+
+
+def sent_header(response: Response, name: str) -> str | None:
+    """A header of the request that this answer answers, as it was sent."""
+    value = response.request.headers.get(name)
+    return None if value is None else str(value)
+
+
+def v1_headers_on_every_answer(ctx: Any, response: Response, case: Any) -> None:
+    """§1: the deprecation headers, the request id and the upstream cost, on every answer."""
+    assert header(response, "Deprecation") == DEPRECATION, "Deprecation is missing or wrong"
+    link = header(response, "Link") or ""
+    assert 'rel="deprecation"' in link, f"Link is not the deprecation link: {link!r}"
+    assert header(response, "X-Request-Id"), "X-Request-Id is missing"
+    calls = header(response, "X-Upstream-Calls") or ""
+    assert calls.isdigit(), f"X-Upstream-Calls is not a count: {calls!r}"
+
+
+def cors_headers_for_allowed_origins(ctx: Any, response: Response, case: Any) -> None:
+    """§1: an allowed origin gets Allow-Origin and Expose-Headers on every answer, errors
+    included; any other origin (or none) gets no Allow-Origin (the browser blocks it)."""
+    origin = sent_header(response, "Origin")
+    allow_origin = header(response, "Access-Control-Allow-Origin")
+    if origin != ALLOWED_ORIGIN:
+        assert allow_origin is None, f"origin {origin!r} is not allowed, yet got {allow_origin!r}"
+        return
+    assert allow_origin == origin, f"Access-Control-Allow-Origin {allow_origin!r} for {origin}"
+    exposed = header(response, "Access-Control-Expose-Headers") or ""
+    missing = EXPOSED - {name.strip().lower() for name in exposed.split(",")}
+    assert not missing, f"Access-Control-Expose-Headers lacks {sorted(missing)}"
+
+
+def large_answers_gzipped(ctx: Any, response: Response, case: Any) -> None:
+    """§1: over 1 KiB and the client allows gzip: gzip-encoded; never gzip to a client that
+    did not allow it. ``response.content`` is the decoded body (requests inflates it)."""
+    encoding = (header(response, "Content-Encoding") or "identity").lower()
+    allowed = accepts_gzip(sent_header(response, "Accept-Encoding") or "")
+    if encoding == "gzip":
+        assert allowed, "gzip-encoded to a client whose Accept-Encoding did not allow gzip"
+    elif allowed and len(response.content) > GZIP_OVER_BYTES:
+        size = len(response.content)
+        raise AssertionError(f"{size} bytes sent as {encoding!r} to a client that allows gzip")
+
+
+def v1_content_type_and_status(ctx: Any, response: Response, case: Any) -> None:
+    """§1 and §3: JSON in UTF-8 on every answer with a body, a v1 status, Allow on a 405."""
+    status = response.status_code
+    assert status in V1_STATUSES | V1_SUCCESS, f"{status} is not a v1 status"
+    if status not in NO_BODY_STATUSES or response.content:
+        content_type = header(response, "Content-Type")
+        assert content_type == V1_JSON, f"Content-Type {content_type!r}, not {V1_JSON!r}"
+    if status == 405:
+        assert header(response, "Allow"), "a 405 without Allow"
+
+
+def validation_400_names_params(ctx: Any, response: Response, case: Any) -> None:
+    """§3: a 400 lists the request's problems in ``errors``, each naming its v1 param."""
+    if response.status_code != 400:
+        return
+    body = orjson.loads(response.content)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    assert isinstance(errors, list) and errors, f"a 400 without errors: {body!r}"
+    for error in errors:
+        assert isinstance(error, dict), f"an error that is not an object: {error!r}"
+        param, message = error.get("param"), error.get("message")
+        assert isinstance(param, str) and param, f"an error without a param: {error!r}"
+        assert isinstance(message, str) and message, f"an error without a message: {error!r}"
+
+
+def head_matches_get(get: Response, head: Response) -> None:
+    """§1: HEAD answers as its GET did (status, content type, content coding, upstream cost),
+    with no body."""
+    assert head.status_code == get.status_code, f"HEAD {head.status_code}, GET {get.status_code}"
+    for name in ("Content-Type", "Content-Encoding", "X-Upstream-Calls", "Deprecation"):
+        assert header(head, name) == header(get, name), (
+            f"HEAD {name} {header(head, name)!r}, GET {header(get, name)!r}"
+        )
+    assert not head.content, f"HEAD answered a body of {len(head.content)} bytes"
+
+
+def head_answers_as_get(ctx: Any, response: Response, case: Any) -> None:
+    """§1: a GET case is sent again as HEAD, with the same URL and headers."""
+    if response.request.method != "GET":
+        return
+    headers = {
+        name: value
+        for name, value in response.request.headers.items()
+        if name.lower() not in ("content-length", "content-type")
+    }
+    url = str(response.request.url)
+    sent = requests.request(
+        "HEAD", url, headers=headers, timeout=HEAD_TIMEOUT_SECONDS, allow_redirects=False
+    )
+    head_matches_get(response, Response.from_requests(sent, verify=True))
+
+
+REV2_CHECKS: Final = [
+    v1_headers_on_every_answer,
+    cors_headers_for_allowed_origins,
+    large_answers_gzipped,
+    v1_content_type_and_status,
+    validation_400_names_params,
+    head_answers_as_get,
+]
