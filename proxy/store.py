@@ -134,6 +134,10 @@ class MemoryStore:
         # (expiry, key) of every value set with a TTL, soonest first; an entry whose key
         # was set again since (another expiry) or deleted is skipped when it comes up.
         self._expiries: list[tuple[float, str]] = []
+        # Hashes expire their TTL after their last write, as Redis's EXPIRE has them (the
+        # note-create marks of every application noted would otherwise stay for good).
+        self._hash_expires: dict[str, float] = {}
+        self._hash_expiries: list[tuple[float, str]] = []
 
     def _sweep(self, now: float) -> None:
         expiries = self._expiries
@@ -142,10 +146,24 @@ class MemoryStore:
             item = self._values.get(key)
             if item is not None and item[1] == expires:
                 del self._values[key]
+        hashes = self._hash_expiries
+        while hashes and hashes[0][0] <= now:
+            expires, key = heapq.heappop(hashes)
+            if self._hash_expires.get(key) == expires:
+                del self._hash_expires[key]
+                self._hashes.pop(key, None)
+
+    def _hash_written(self, key: str, ttl_seconds: float) -> None:
+        """A hash just written lives ``ttl_seconds`` more (expired ones swept now)."""
+        now = time.monotonic()
+        self._sweep(now)
+        expires = now + ttl_seconds
+        self._hash_expires[key] = expires
+        heapq.heappush(self._hash_expiries, (expires, key))
 
     def __len__(self) -> int:
-        """Values held, expired ones not yet swept included."""
-        return len(self._values)
+        """Values and hashes held, expired ones not yet swept included."""
+        return len(self._values) + len(self._hashes)
 
     def _live(self, key: str) -> tuple[bytes, float | None] | None:
         item = self._values.get(key)
@@ -189,14 +207,17 @@ class MemoryStore:
         return answer
 
     async def hincr(self, key: str, fields: dict[str, int], ttl_seconds: float) -> None:
+        self._hash_written(key, ttl_seconds)
         target = self._hashes[key]
         for name, amount in fields.items():
             target[name] = str(int(target.get(name, "0")) + amount)
 
     async def hset(self, key: str, fields: dict[str, str], ttl_seconds: float) -> None:
+        self._hash_written(key, ttl_seconds)
         self._hashes[key].update(fields)
 
     async def hgetall(self, key: str) -> dict[str, str]:
+        self._sweep(time.monotonic())
         return dict(self._hashes.get(key, {}))
 
     async def sadd(self, key: str, member: str, ttl_seconds: float) -> None:
