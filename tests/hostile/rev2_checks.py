@@ -19,18 +19,22 @@ The rules (``/work/shared/spec/v1-contract.md``):
   no answer is gzip-encoded to a client that did not allow it.
 - §1 and §3: the content type is ``application/json; charset=utf-8`` (every answer with a body)
   and the status is a v1 one; a 405 says ``Allow``.
-- §3: a 400 lists its problems in ``errors``, each naming a ``param``.
+- §3: a 400 lists its problems in ``errors``, each naming a ``param``; and every problem at
+  once: the same GET sent again without the params it named is no 400 naming another param
+  of the first query (``every_problem_at_once``, which sends that GET itself).
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 import requests
 from schemathesis.core.transport import Response
 
 from mappings.errors import V1_STATUSES
+from mappings.pagination import CURSOR_PARAMS, Cursor, CursorParam, unplaceable
 from proxy.browsers import accepts_gzip
 from tests.hostile.support import V1_JSON
 
@@ -45,7 +49,10 @@ GZIP_OVER_BYTES: Final = 1024
 # The success statuses of the v1 face (304: a conditional GET), beside the error ones.
 V1_SUCCESS: Final = frozenset({200, 201, 204, 304})
 NO_BODY_STATUSES: Final = frozenset({204, 304})
-HEAD_TIMEOUT_SECONDS: Final = 30.0
+RESEND_TIMEOUT_SECONDS: Final = 30.0
+# A param the bridge ignores when another is sent (§4: ``offset`` wins over ``page``): not a
+# problem of a request that sent both, whatever its value.
+MOOT_WHEN: Final = {"page": "offset"}
 
 
 def header(response: Response, name: str) -> str | None:
@@ -121,6 +128,88 @@ def validation_400_names_params(ctx: Any, response: Response, case: Any) -> None
         assert isinstance(message, str) and message, f"an error without a message: {error!r}"
 
 
+def named_params(response: Response) -> set[str]:
+    """The params a v1 error answer names in its ``errors``."""
+    body = orjson.loads(response.content) if response.content else None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return {e["param"] for e in errors or [] if isinstance(e, dict) and "param" in e}
+
+
+def query_of(response: Response) -> list[tuple[str, str]]:
+    """The query a request sent, in order, blank values kept."""
+    return parse_qsl(urlsplit(str(response.request.url)).query, keep_blank_values=True)
+
+
+def without_params(url: str, names: set[str]) -> str:
+    """``url`` with every query value of ``names`` removed."""
+    parts = urlsplit(url)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in names]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
+
+
+def is_unplaceable(error: Any, query: list[tuple[str, str]]) -> bool:
+    """Whether an error is the 400 for a cursor id the bridge cannot place (§4), for a cursor
+    this query sent: placing reads the store, so the bridge judges it only once the request
+    is well-formed, a stage of its own, not a problem the first 400 left out."""
+    for name, value in query:
+        if name in CURSOR_PARAMS and value.strip():
+            expected = unplaceable(Cursor(cast(CursorParam, name), value.strip())).errors[0]
+            if error == {"param": expected.param, "message": expected.message}:
+                return True
+    return False
+
+
+def problems_left_out(first: Response, again: Response) -> None:
+    """§3: ``first`` (a 400) named every problem of its query: ``again``, the same request
+    without the params ``first`` named, is no 400 naming another param ``first`` sent (a
+    cursor it cannot place, ``is_unplaceable``, and a param made moot, ``MOOT_WHEN``, aside)."""
+    if again.status_code != 400:
+        return
+    query = query_of(first)
+    body = orjson.loads(again.content)
+    still = {
+        e["param"]
+        for e in body.get("errors", [])
+        if isinstance(e, dict) and not is_unplaceable(e, query)
+    }
+    sent = {name for name, _ in query}
+    moot = {name for name, winner in MOOT_WHEN.items() if winner in sent}
+    missed = still & (sent - named_params(first) - moot)
+    assert not missed, (
+        f"a 400 named {sorted(named_params(first))}, yet without them the same request is a "
+        f"400 naming {sorted(missed)}: not every problem at once"
+    )
+
+
+def resend(response: Response, method: str, url: str | None = None) -> Response:
+    """The request of ``response`` sent again, as ``method`` (to ``url``), same headers."""
+    headers = {
+        name: value
+        for name, value in response.request.headers.items()
+        if name.lower() not in ("content-length", "content-type")
+    }
+    sent = requests.request(
+        method,
+        url or str(response.request.url),
+        headers=headers,
+        timeout=RESEND_TIMEOUT_SECONDS,
+        allow_redirects=False,
+    )
+    return Response.from_requests(sent, verify=True)
+
+
+def every_problem_at_once(ctx: Any, response: Response, case: Any) -> None:
+    """§3: a 400 to a GET (its problems all in its query) is sent again without the params it
+    named; what is still wrong then was left out of the first answer."""
+    if response.request.method != "GET" or response.status_code != 400:
+        return
+    named = named_params(response)
+    if not named:
+        return  # validation_400_names_params says what is wrong with that
+    again = resend(response, "GET", without_params(str(response.request.url), named))
+    problems_left_out(response, again)
+
+
 def head_matches_get(get: Response, head: Response) -> None:
     """§1: HEAD answers as its GET did (status, content type, content coding, upstream cost),
     with no body."""
@@ -136,16 +225,7 @@ def head_answers_as_get(ctx: Any, response: Response, case: Any) -> None:
     """§1: a GET case is sent again as HEAD, with the same URL and headers."""
     if response.request.method != "GET":
         return
-    headers = {
-        name: value
-        for name, value in response.request.headers.items()
-        if name.lower() not in ("content-length", "content-type")
-    }
-    url = str(response.request.url)
-    sent = requests.request(
-        "HEAD", url, headers=headers, timeout=HEAD_TIMEOUT_SECONDS, allow_redirects=False
-    )
-    head_matches_get(response, Response.from_requests(sent, verify=True))
+    head_matches_get(response, resend(response, "HEAD"))
 
 
 REV2_CHECKS: Final = [
@@ -156,3 +236,6 @@ REV2_CHECKS: Final = [
     validation_400_names_params,
     head_answers_as_get,
 ]
+# Checks that find a bug still open; each joins REV2_CHECKS when its bug is fixed (the
+# strict xfail in test_rev2_checks says when: it passes then, and so fails).
+OPEN_BUG_CHECKS: Final = [every_problem_at_once]
