@@ -5,14 +5,19 @@ A v2 file has no id; the bridge's id hashes its name and its position among the
 application's files of that name (``mappings.files``). v2's answer to an upload cannot
 tell whether the name repeats (files also arrive through the careers page and the app,
 never seen by the bridge), so an upload costs one v2 read more: the application's files,
-whose listing gives the id answered."""
+whose listing gives the id answered. Uploads to one application through this process take
+turns (the upload and that read): two at once of one name both read the files after both
+were stored, and both answered the newest (the name is known only once the body streams,
+so the turn is the application's)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from functools import partial
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -21,9 +26,11 @@ from mappings.errors import Gone, V1Error
 from mappings.v2_models import File, OneApplication
 from proxy.calls import fetch, log_degraded, write
 from proxy.candidates import on_path_application, read_after_write
+from proxy.context import context_of
 from proxy.paging import whole_list_answer, window_of
+from proxy.ratelimit import key_id
 from proxy.state import BRIDGE, json_response
-from proxy.uploads import open_upload
+from proxy.uploads import UploadStream, open_upload
 from proxy.v1_input import path_id
 
 
@@ -39,8 +46,33 @@ async def _list_files(request: web.Request, application_id: str, what: str) -> w
     return await whole_list_answer(request, window, listed)
 
 
+# One lock per (v2 key, application) with an upload under way; gone once nobody holds it.
+_turns: Final[weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock]] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _turn_of(request: web.Request, application_id: str) -> asyncio.Lock:
+    """The lock uploads to this application (for this key) take turns on."""
+    principal = context_of(request).principal
+    assert principal is not None
+    key = (key_id(principal.v2_key), application_id)
+    lock = _turns.get(key)
+    if lock is None:
+        lock = _turns[key] = asyncio.Lock()
+    return lock
+
+
 async def _upload_file(request: web.Request, application_id: str, what: str) -> web.Response:
     upload = await open_upload(request, request.app[BRIDGE].settings.client_body_timeout_seconds)
+    async with _turn_of(request, application_id):
+        return await _upload_in_turn(request, application_id, what, upload)
+
+
+async def _upload_in_turn(
+    request: web.Request, application_id: str, what: str, upload: UploadStream
+) -> web.Response:
+    """The upload and the read that finds its listed id, in this application's turn."""
     try:
         created = await write(
             request,
