@@ -70,11 +70,16 @@ def answer(
     )
 
 
+def complaint(call: Callable[[], None]) -> str:
+    """What ``call`` complains of: it must fail."""
+    with pytest.raises(AssertionError) as raised:
+        call()
+    return str(raised.value)
+
+
 def fails(check: Check, response: Response) -> str:
     """The check's complaint about a broken answer."""
-    with pytest.raises(AssertionError) as raised:
-        check(None, response, None)
-    return str(raised.value)
+    return complaint(lambda: check(None, response, None))
 
 
 GOOD_ANSWERS = [
@@ -89,8 +94,9 @@ GOOD_ANSWERS = [
 ]
 
 
-# Every check but the HEAD one, which sends a request (tested on its own below).
-ANSWER_CHECKS = [check for check in checks.REV2_CHECKS if check is not checks.head_answers_as_get]
+# Every check but those that send requests of their own (tested on their own below).
+SENDING = (checks.head_answers_as_get, checks.created_id_read_back)
+ANSWER_CHECKS = [check for check in checks.REV2_CHECKS if check not in SENDING]
 
 
 @pytest.mark.parametrize("response", GOOD_ANSWERS, ids=range(len(GOOD_ANSWERS)))
@@ -189,9 +195,17 @@ def test_a_head_unlike_its_get_fails(head: Response, complaint: str) -> None:
         checks.head_matches_get(get, head)
 
 
+# What the stub answers a GET of these paths: other ids than the creates below answered.
+STUB_READS = {
+    "/v1/applications/ap_1/notes": {"data": [{"id": "no_other"}], "has_more": False},
+    "/v1/candidates/ca_1": {"id": "ca_other"},
+}
+
+
 class _StubBridge(BaseHTTPRequestHandler):
-    """A server that answers unlike the bridge: HEAD 404 (where its GET answered 200) and,
-    to a GET, a 400 naming every param of its query (a problem left out of a first 400)."""
+    """A server that answers unlike the bridge: HEAD 404 (where its GET answered 200); to a
+    GET of ``STUB_READS``, objects under other ids than their creates answered; to any other
+    GET, a 400 naming every param of its query (a problem left out of a first 400)."""
 
     seen: ClassVar[list[tuple[str, str, dict[str, str]]]] = []
 
@@ -208,8 +222,11 @@ class _StubBridge(BaseHTTPRequestHandler):
         self._answer(404, b"")
 
     def do_GET(self) -> None:
-        query = parse_qsl(urlsplit(self.path).query)
-        errors = [{"param": name, "message": "wrong"} for name, _ in query]
+        parts = urlsplit(self.path)
+        if parts.path in STUB_READS:
+            self._answer(200, orjson.dumps(STUB_READS[parts.path]))
+            return
+        errors = [{"param": name, "message": "wrong"} for name, _ in parse_qsl(parts.query)]
         self._answer(400, orjson.dumps({**INVALID, "errors": errors}))
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -248,9 +265,7 @@ def _invalid(*params: str) -> dict[str, Any]:
 
 def left_out(first: Response, again: Response) -> str:
     """The complaint of ``problems_left_out`` about ``first`` given ``again``."""
-    with pytest.raises(AssertionError) as raised:
-        checks.problems_left_out(first, again)
-    return str(raised.value)
+    return complaint(lambda: checks.problems_left_out(first, again))
 
 
 def test_a_400_that_left_a_problem_out_fails() -> None:
@@ -336,3 +351,36 @@ def test_the_bridge_names_every_problem_at_once(bridge: LiveBridge, target: str)
     if first.status_code != 400:
         pytest.fail(f"{target} answered {first.status_code}, not a 400: {first.content[:200]!r}")
     checks.every_problem_at_once(None, first, None)
+
+
+def _page(*ids: str, has_more: bool = False) -> Response:
+    return answer(200, {"data": [{"id": i} for i in ids], "has_more": has_more})
+
+
+def test_a_created_id_no_later_read_gives_fails() -> None:
+    created = answer(201, {"id": "no_1"}, method="POST")
+    checks.created_is_listed(created, [_page("no_0", has_more=True), _page("no_1")])
+    assert "no_1" in complaint(lambda: checks.created_is_listed(created, [_page("no_2")]))
+    assert "[404]" in complaint(lambda: checks.created_is_listed(created, [answer(404)]))
+    checks.created_is_read(created, answer(200, {"id": "no_1"}))
+    other = answer(200, {"id": "no_2"})
+    assert "read another id" in complaint(lambda: checks.created_is_read(created, other))
+    assert "answered 404" in complaint(lambda: checks.created_is_read(created, answer(404)))
+
+
+def test_the_created_id_check_reads_the_object_back(stub_url: str) -> None:
+    notes = f"{stub_url}/v1/applications/ap_1/notes"
+    note = answer(201, {"id": "no_1"}, method="POST", url=notes)
+    assert "created no_1, but the listing gives ['no_other']" in fails(
+        checks.created_id_read_back, note
+    )
+    candidate = answer(201, {"id": "ca_1"}, method="POST", url=f"{stub_url}/v1/candidates")
+    assert "read another id" in fails(checks.created_id_read_back, candidate)
+    assert [(m, p) for m, p, _ in _StubBridge.seen] == [
+        ("GET", "/v1/applications/ap_1/notes?per_page=100&page=1"),
+        ("GET", "/v1/candidates/ca_1"),
+    ]
+    # Not a 201 to a POST: nothing to read back, nothing sent.
+    checks.created_id_read_back(None, answer(200, {"id": "no_1"}, method="POST", url=notes), None)
+    checks.created_id_read_back(None, answer(400, INVALID, method="POST", url=notes), None)
+    assert len(_StubBridge.seen) == 2

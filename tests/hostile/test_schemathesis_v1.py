@@ -7,11 +7,11 @@ invalid ones, and sends them with a v1 key to a real bridge in front of a real s
 and no 5xx but the contract's 502/503/504, a documented status, the documented content
 type, a body that matches the document's schema, and the contract's rev-2 rules that hold
 for every answer (``tests.hostile.rev2_checks``: the v1 headers, CORS for an allowed origin,
-gzip over 1 KiB, a GET answered alike as HEAD, a 400 naming its params). Each case is sent
-from a browser origin (three in four the allowed one) and allows gzip or not, picked from
-the case so the draws stay reproducible. Two generated ids in three (path ids
-and the ``job`` of a create) are replaced with seeded ones, so the success paths run
-too, not only the 404s. Reproducible: the draws follow the session's Hypothesis profile
+gzip over 1 KiB, a GET answered alike as HEAD, a created id read back, a 400 naming its
+params). Each case is sent from a browser origin (three in four the allowed one) and allows
+gzip or not, picked from the case so the draws stay reproducible. Two generated ids in
+three (path ids and the ``job`` of a create) are replaced with seeded ones, so the success
+paths run too, not only the 404s. Reproducible: the draws follow the session's Hypothesis profile
 (``tests.hypothesis_profiles``: derandomized by default; under ``explore`` the printed
 seed replays them). Bounded: schemathesis's coverage cases (boundary values, unexpected
 methods) plus 8 generated examples per operation and mode, 25-35 s on two cores.
