@@ -26,6 +26,7 @@ async def test_hashes_expire_after_their_last_write(store: Store) -> None:
     await asyncio.sleep(2.5)
     assert await store.hgetall("usage:gone") == {}
 
+
 async def test_the_memory_store_sweeps_hashes_nobody_reads_again() -> None:
     memory = MemoryStore()
     for n in range(500):
