@@ -99,6 +99,42 @@ def refused_mark(sent: int, print_: str) -> str:
     return f"R|{sent}|{print_}|"
 
 
+def mark_token(sent_at: int, nonce: str) -> str:
+    """A create's field among its application's marks. It starts with the UNIX second the
+    create was sent, so a later create can tell when the mark stops counting
+    (:func:`retired_marks`); the mark itself changes as the create goes on."""
+    return f"{sent_at}-{nonce}"
+
+
+def retired_marks(marks: Mapping[str, str], now: int, stale_after: float) -> list[str]:
+    """The marks no create can count any more, for the shell to remove: the hash of a
+    busy application then holds only the creates of the last ``2 * stale_after`` seconds,
+    not every create since it was last idle.
+
+    - A refused create (``R``) counts for nothing, and one in flight (``S``) past
+      ``stale_after`` is skipped by every create (its create failed or lost its answer).
+    - Any mark whose create was sent more than ``2 * stale_after + 1`` seconds ago: a create
+      X counts a mark M only if both were stored by v2 in one second. X was sent before it
+      was stored, so less than ``stale_after + 1`` seconds after M was sent (M's create took
+      at most ``stale_after``), and X is answered within ``stale_after`` of being sent.
+
+    A mark or a field that does not read (another version of the bridge) is kept: the
+    hash's TTL ends it."""
+    keep_after = now - (2 * stale_after + 1)
+    retired: list[str] = []
+    for token, mark in marks.items():
+        kind, _, rest = mark.partition("|")
+        sent_at, dash, _ = token.partition("-")
+        try:
+            stale = kind == "S" and now - int(rest.rsplit("|", 1)[-1]) > stale_after
+            old = bool(dash) and int(sent_at) < keep_after
+        except ValueError:
+            continue
+        if kind == "R" or stale or old:
+            retired.append(token)
+    return retired
+
+
 def position_among(
     marks: Mapping[str, str], mine: str, now: int, stale_after: float
 ) -> tuple[int | None, int]:

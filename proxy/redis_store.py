@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as redis
@@ -163,6 +164,14 @@ class RedisStore:
         except RedisError as exc:
             raise _error("hgetall", exc) from exc
         return {_text(k): _text(v) for k, v in raw.items()}
+
+    async def hdel(self, key: str, fields: Sequence[str]) -> None:
+        if not fields:
+            return
+        try:
+            await self._client.hdel(self._key(key), *fields)
+        except RedisError as exc:
+            raise _error("hdel", exc) from exc
 
     async def sadd(self, key: str, member: str, ttl_seconds: float) -> None:
         try:

@@ -28,6 +28,7 @@ import builtins
 import heapq
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -86,6 +87,10 @@ class Store(Protocol):
     async def hset(self, key: str, fields: dict[str, str], ttl_seconds: float) -> None: ...
 
     async def hgetall(self, key: str) -> dict[str, str]: ...
+
+    async def hdel(self, key: str, fields: Sequence[str]) -> None:
+        """Remove these fields of the hash (absent ones are no error); the TTL stays."""
+        ...
 
     async def sadd(self, key: str, member: str, ttl_seconds: float) -> None: ...
 
@@ -219,6 +224,16 @@ class MemoryStore:
     async def hgetall(self, key: str) -> dict[str, str]:
         self._sweep(time.monotonic())
         return dict(self._hashes.get(key, {}))
+
+    async def hdel(self, key: str, fields: Sequence[str]) -> None:
+        target = self._hashes.get(key)
+        if target is None:
+            return
+        for name in fields:
+            target.pop(name, None)
+        if not target:  # as in Redis, a hash left empty is gone
+            del self._hashes[key]
+            self._hash_expires.pop(key, None)
 
     async def sadd(self, key: str, member: str, ttl_seconds: float) -> None:
         self._sets[key].add(member)

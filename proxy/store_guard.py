@@ -26,7 +26,7 @@ import asyncio
 import builtins
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, TypeVar
 
@@ -162,6 +162,9 @@ class StoreGuard:
 
     async def hgetall(self, key: str) -> dict[str, str]:
         return await self._guarded("hgetall", lambda: self.backing.hgetall(key))
+
+    async def hdel(self, key: str, fields: Sequence[str]) -> None:
+        await self._guarded("hdel", lambda: self.backing.hdel(key, fields))
 
     async def sadd(self, key: str, member: str, ttl_seconds: float) -> None:
         await self._guarded("sadd", lambda: self.backing.sadd(key, member, ttl_seconds))

@@ -6,7 +6,9 @@ see that position, so the bridge records each create in the store, before it is 
 and once answered (five store operations): the creates of its instant answered before
 it was sent give its position, no further v2 call, also for several notes of one second
 one after another. A create that overlapped another (or whose instant or store is
-unknown) is answered as the notes listing shows it (one v2 read)."""
+unknown) is answered as the notes listing shows it (one v2 read). Each answered create
+also removes the marks that no longer count (a sixth operation, when there are any), so
+an application's marks are those of its last few minutes of creates."""
 
 from __future__ import annotations
 
@@ -94,13 +96,15 @@ class _CreatesOf:
     def __init__(self, store: Store, application_id: str, print_: str) -> None:
         self._store, self._print = store, print_
         self._key = f"note-creates:{application_id}"
-        self._token = secrets.token_hex(8)
+        self._token = ""
         self._sent: int | None = None
 
     async def sending(self) -> None:
+        now = int(time.time())
+        self._token = notes.mark_token(now, secrets.token_hex(8))
         try:
             sent = await self._store.incr(SEQUENCE_KEY)
-            mark = notes.sending_mark(sent, self._print, int(time.time()))
+            mark = notes.sending_mark(sent, self._print, now)
             await self._store.hset(self._key, {self._token: mark}, MARKS_TTL_SECONDS)
         except StoreError:
             return
@@ -126,7 +130,17 @@ class _CreatesOf:
         except StoreError:
             return None, None
         marks[self._token] = mark
-        return notes.position_among(marks, self._token, int(time.time()), MARKS_TTL_SECONDS)
+        now = int(time.time())
+        await self._retire(notes.retired_marks(marks, now, MARKS_TTL_SECONDS))
+        return notes.position_among(marks, self._token, now, MARKS_TTL_SECONDS)
+
+    async def _retire(self, tokens: list[str]) -> None:
+        """Remove marks no create counts any more: the hash's TTL is refreshed by every
+        create, so without this an application noted more often than the TTL would keep
+        every mark. Failing to is harmless (they stay until the hash expires)."""
+        if tokens:
+            with contextlib.suppress(StoreError):
+                await self._store.hdel(self._key, tokens)
 
 
 async def _note_as_listed(

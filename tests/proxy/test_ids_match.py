@@ -10,7 +10,9 @@ test creates falls in one second, deterministically.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -18,6 +20,8 @@ import pytest
 
 from proxy.app import create_app
 from proxy.keys import build_key_map
+from proxy.state import BRIDGE
+from proxy.v1_routes import notes as notes_route
 from tests.proxy.conftest import Harness, bridge_settings
 from tests.redis_support import REDIS_URL, redis_test_prefix
 from tests.store.own_redis import own_redis
@@ -226,3 +230,65 @@ async def test_with_the_store_down_a_note_is_answered_as_listed(
     assert calls == 2, "the store cannot tell the position: one read of the notes"
     listed = await _listed(harness, f"{parent}/notes")
     assert listed[-2:] == [first, second]
+
+
+class SteppingClock:
+    """One wall clock for the sandbox (v2's note dates) and the bridge's note marks,
+    moved on by hand: a test spans minutes of it in no time."""
+
+    def __init__(self) -> None:
+        self.now = FROZEN_CLOCK
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextlib.asynccontextmanager
+async def _store_options(kind: str) -> AsyncIterator[dict[str, Any]]:
+    """Bridge settings for the memory store, or for the real Redis under a test prefix."""
+    if kind == "memory":
+        yield {}
+        return
+    async with redis_test_prefix() as prefix:
+        yield {"store_url": REDIS_URL, "store_prefix": prefix}
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_an_application_noted_all_along_keeps_a_bounded_hash_of_marks(
+    make_harness: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # A note every 30 s for 15 minutes: every create refreshes the hash's 120 s TTL, so
+    # without removing the marks that no longer count the hash held all 30.
+    clock = SteppingClock()
+    monkeypatch.setattr(notes_route, "time", SimpleNamespace(time=clock))
+    async with _store_options(kind) as options:
+        harness: Harness = await make_harness({"clock": clock}, **options)
+        parent = _routes(harness)[0]
+        key = "note-creates:" + parent.rsplit("/", 1)[-1]
+        store = harness.bridge.app[BRIDGE].store
+        sizes, made = [], []
+        for n in range(30):
+            clock.now += 30
+            made.append(await _note(harness, parent, f"Note {n}"))
+            sizes.append(len(await store.hgetall(key)))
+        listed = await _listed(harness, f"{parent}/notes")
+    window = 2 * notes_route.MARKS_TTL_SECONDS + 1
+    assert max(sizes) <= window // 30 + 2, sizes
+    assert listed[-30:] == [note for note, _ in made]
+    assert [calls for _, calls in made] == [1] * 30
+
+
+async def test_marks_that_no_longer_count_are_removed_in_one_second_too(
+    frozen: Harness,
+) -> None:
+    # A refused create's mark counts for nothing: the next answered create removes it.
+    parent = _routes(frozen)[0]
+    key = "note-creates:" + parent.rsplit("/", 1)[-1]
+    await frozen.faults(method="POST", path="/notes$", action="status", status=400, count=1)
+    async with await frozen.post(f"{parent}/notes", data={"body": "Refused"}) as response:
+        assert response.status == 400, await response.text()
+    store = frozen.bridge.app[BRIDGE].store
+    assert [m[0] for m in (await store.hgetall(key)).values()] == ["R"]
+    note, calls = await _note(frozen, parent, "Kept")
+    assert [m[0] for m in (await store.hgetall(key)).values()] == ["A"]
+    assert (await _listed(frozen, f"{parent}/notes"))[-1] == note and calls == 1

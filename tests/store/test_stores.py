@@ -56,6 +56,18 @@ async def test_counters_hashes_and_sets(store: Store) -> None:
     assert await store.ping()
 
 
+async def test_hdel_removes_fields_and_a_hash_left_empty(store: Store) -> None:
+    await store.hset("note-creates:ap", {"t1": "A", "t2": "S", "t3": "R"}, 60)
+    await store.hdel("note-creates:ap", ["t1", "t3", "never-set"])
+    assert await store.hgetall("note-creates:ap") == {"t2": "S"}
+    await store.hdel("note-creates:ap", [])
+    await store.hdel("note-creates:none", ["t1"])
+    await store.hdel("note-creates:ap", ["t2"])
+    assert await store.hgetall("note-creates:ap") == {}
+    await store.hset("note-creates:ap", {"t4": "A"}, 60)  # written again after it emptied
+    assert await store.hgetall("note-creates:ap") == {"t4": "A"}
+
+
 async def test_gcra_allows_the_burst_then_paces(store: Store) -> None:
     interval, burst = 0.5, 3
     ask = SlotRequest(interval, burst, max_wait=10)
