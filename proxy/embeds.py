@@ -18,6 +18,14 @@ candidate count. What a read of applications costs for this:
   embed (location, department and count null), at no call of its own.
 - the store down, or the list read failing: the job is v2's embed; the read never fails
   for its embed (logged at debug).
+
+Entries and the mark carry the key's cache generation (``ReadEconomy.generation``) of
+when their vacancies were read: a write through any replica bumps it, so the reads of
+applications hold nothing of before the write and embed what ``GET /v1/jobs/{id}``
+answers next (the new candidate count). That costs one list read per write, the first
+read of applications after it, then nothing more for the TTL. The answers to writes take
+an entry of any generation: the job as the bridge held it when the write was sent (its
+count may be that of before the write), so a create still costs one v2 call.
 """
 
 from __future__ import annotations
@@ -63,17 +71,33 @@ def _embed_key(request: web.Request, vacancy_id: str) -> str:
 
 
 def _listed_key(request: web.Request) -> str:
-    """Set while the key's whole vacancy list is held: a vacancy not held was not in it."""
+    """Holds the generation whose whole vacancy list is held: a vacancy not held of that
+    generation was not in it."""
     return f"embed-listed:{_key_of(request)}"
 
 
-async def _keep(request: web.Request, vacancies: Sequence[Vacancy], *, listed: bool) -> None:
-    """Keep vacancies just read from upstream for the cache TTL (and, ``listed``, mark the
-    whole list as held). A store that cannot keep them costs only later reads."""
+async def _generation(request: web.Request) -> bytes:
+    """The key's cache generation, which entries carry (raises StoreError when the store
+    cannot say it: nothing is then held or kept)."""
+    principal = context_of(request).principal
+    assert principal is not None
+    generation = await request.app[BRIDGE].upstream.economy.generation(principal.v2_key)
+    if generation is None:
+        raise StoreError("the key's cache generation is unavailable")
+    return generation.encode()
+
+
+async def _keep(
+    request: web.Request, vacancies: Sequence[Vacancy], generation: bytes, *, listed: bool
+) -> None:
+    """Keep vacancies read from upstream under ``generation`` (read before they were) for
+    the cache TTL (and, ``listed``, mark the whole list as held). A store that cannot keep
+    them costs only later reads."""
     bridge = request.app[BRIDGE]
-    items = {_embed_key(request, v.id): v.model_dump_json().encode() for v in vacancies}
+    head = generation + b"\n"
+    items = {_embed_key(request, v.id): head + v.model_dump_json().encode() for v in vacancies}
     if listed:
-        items[_listed_key(request)] = b"1"
+        items[_listed_key(request)] = generation
     if items:
         with contextlib.suppress(StoreError):
             await bridge.store.set_many(items, bridge.settings.cache_ttl_seconds)
@@ -84,16 +108,21 @@ async def remember_vacancies(request: web.Request, vacancies: Sequence[Vacancy])
     bridge, ctx = request.app[BRIDGE], context_of(request)
     if not bridge.settings.cache_ttl_seconds or ctx.cache_hit or not vacancies:
         return
-    await _keep(request, vacancies, listed=False)
+    with contextlib.suppress(StoreError):
+        await _keep(request, vacancies, await _generation(request), listed=False)
 
 
-async def _held(request: web.Request, vacancy_id: str) -> Vacancy | None:
-    """The vacancy as the embed cache holds it (raises StoreError when the store is down)."""
+async def _held(request: web.Request, vacancy_id: str, generation: bytes | None) -> Vacancy | None:
+    """The vacancy as the embed cache holds it under ``generation`` (None: any), raising
+    StoreError when the store is down."""
     cached = await request.app[BRIDGE].store.get(_embed_key(request, vacancy_id))
     if cached is None:
         return None
+    kept_under, _, body = cached.partition(b"\n")
+    if generation is not None and kept_under != generation:
+        return None  # read before a write of the key
     try:
-        return decoded_hit(Vacancy, cached, lambda: Vacancy.model_validate_json(cached))
+        return decoded_hit(Vacancy, body, lambda: Vacancy.model_validate_json(body))
     except ValidationError:
         return None  # not what this version keeps: read it again
 
@@ -105,16 +134,17 @@ async def vacancy_or_none(
 
     The write already happened: a failure here must not turn its success into an error,
     so the job is then shown by id only (and the failed read is added to ``missing``).
-    The vacancy comes from the embed cache when it was read within the cache TTL: writes
-    do not refresh that cache, because the only field a write changes there is the
+    The vacancy comes from the embed cache when it was read within the cache TTL, of any
+    generation (also of before this write): the only field a write changes there is the
     candidate count, so a burst of creates on one job costs one v2 call each, not two.
+    The reads that follow take only entries of the new generation (the new count).
     """
     if vacancy_id is None:
         return None
     bridge, ctx = request.app[BRIDGE], context_of(request)
     try:
         if bridge.settings.cache_ttl_seconds:
-            held = await _held(request, vacancy_id)
+            held = await _held(request, vacancy_id, None)
             if held is not None:
                 ctx.cache_hit = True
                 return held
@@ -139,32 +169,35 @@ async def vacancies_to_embed(
     if not request.app[BRIDGE].settings.cache_ttl_seconds or not vacancy_ids:
         return {}
     try:
+        generation = await _generation(request)
         if len(vacancy_ids) == 1:  # a detail read: no task to spawn for one store read
-            found = [await _held(request, vacancy_ids[0])]
+            found = [await _held(request, vacancy_ids[0], generation)]
         else:
-            found = await asyncio.gather(*(_held(request, v) for v in vacancy_ids))
+            found = await asyncio.gather(*(_held(request, v, generation) for v in vacancy_ids))
         held = {v.id: v for v in found if v is not None}
         wanted = set(vacancy_ids) - held.keys()
-        if not wanted or await request.app[BRIDGE].store.get(_listed_key(request)):
+        if not wanted or await request.app[BRIDGE].store.get(_listed_key(request)) == generation:
             return held
     except StoreError as exc:
         log.debug(
             "embed.store_unavailable", request_id=context_of(request).request_id, error=str(exc)
         )
         return {}
-    held.update((v.id, v) for v in await _read_whole_list(request) if v.id in wanted)
+    found_now = await _read_whole_list(request, generation)
+    held.update((v.id, v) for v in found_now if v.id in wanted)
     return held
 
 
-async def _read_whole_list(request: web.Request) -> list[Vacancy]:
+async def _read_whole_list(request: web.Request, generation: bytes) -> list[Vacancy]:
     """The key's vacancies, 100 a page (at most ``MAX_LIST_PAGES``), kept as they come.
 
     A page this request read from upstream is kept; one that came from the read cache or
     another request's call was kept by whoever called. The list is marked as held only
     when every page came fresh from upstream now, so the mark never outlives a vacancy it
     vouches for; a key that may not read vacancies is marked too (nothing to hold), so
-    its pages do not ask again within the TTL. A failed page ends the list early: what
-    was read is still used.
+    its pages do not ask again within the TTL. All is kept under ``generation``, read
+    before the list was: a write meanwhile leaves it behind. A failed page ends the list
+    early: what was read is still used.
     """
     ctx = context_of(request)
     found: list[Vacancy] = []
@@ -182,7 +215,7 @@ async def _read_whole_list(request: web.Request) -> list[Vacancy]:
                 error=str(exc),
             )
             if isinstance(exc, AccessDenied):
-                await _keep(request, (), listed=True)
+                await _keep(request, (), generation, listed=True)
             return found
         fresh = ctx.upstream_calls > calls_before
         all_fresh = all_fresh and fresh
@@ -190,7 +223,7 @@ async def _read_whole_list(request: web.Request) -> list[Vacancy]:
         more = jobs.whole_list_continues(page, len(answer.data), answer.meta)
         last = not more or page == MAX_LIST_PAGES
         if fresh:
-            await _keep(request, answer.data, listed=all_fresh and last)
+            await _keep(request, answer.data, generation, listed=all_fresh and last)
         if last:
             if more:
                 log.debug("embed.vacancy_list_cut", request_id=ctx.request_id, pages=page)

@@ -195,8 +195,8 @@ async def test_a_vacancy_not_in_the_list_is_not_asked_for_again_within_the_ttl(
     orphans = [i for i in walk.items if i["job"] and i["job"]["id"] == gone]
     assert len(orphans) >= 2
     assert all(i["job"]["title"] == "" and i["job"]["status"] == "closed" for i in orphans)
-    # A write makes the cached list stale, but the bridge read it within the TTL: the
-    # vacancy still not held is shown as v2 embeds it, at no call.
+    # A write makes the held list stale: the next walk reads it once more (the
+    # generation moved on), and the vacancy still not in it is not asked for again.
     form = {
         "job": next(i["job"]["id"] for i in walk.items if i["job"] and i["job"]["id"] != gone),
         "candidate[first_name]": "Fresh",
@@ -206,8 +206,14 @@ async def test_a_vacancy_not_in_the_list_is_not_asked_for_again_within_the_ttl(
     async with await harness.post("/v1/applications", data=form) as response:
         assert response.status == 201
     again = await _walk(harness, 25)
-    assert set(again.calls) == {1}
-    assert _vacancy_calls(harness) == 1
+    assert again.calls[0] == 2 and set(again.calls[1:]) == {1}, again.calls
+    assert _vacancy_calls(harness) == 2
+    assert [i["job"] for i in again.items if i["job"] and i["job"]["id"] == gone] == [
+        i["job"] for i in orphans
+    ]
+    third = await _walk(harness, 25)
+    assert set(third.calls) == {1}
+    assert _vacancy_calls(harness) == 2
 
 
 async def test_with_the_cache_off_the_job_is_v2s_embed_at_no_call_of_its_own(
@@ -263,3 +269,40 @@ async def test_with_the_store_down_reads_answer_with_v2s_embed(
     assert detail["job"]["id"] == whole[0]["job"]["id"]
     _assert_v2_embed(detail)
     assert _vacancy_calls(harness) == 1
+
+
+async def test_after_a_write_the_embedded_job_is_again_the_one_get_v1_jobs_answers(
+    make_harness: Callable[..., Any],
+) -> None:
+    """The embed follows the cache generation: a create bumps it, so the next read of
+    applications embeds the job with its new count (one list read for the whole TTL
+    after the write, not one per page)."""
+    harness: Harness = await make_harness(**CACHE_ON)
+    walk = await _walk(harness, 25)
+    item = next(i for i in walk.items if i["job"] is not None)
+    job_id, before = item["job"]["id"], item["job"]["total_candidate_count"]
+    form = {
+        "job": job_id,
+        "candidate[first_name]": "Counted",
+        "candidate[last_name]": "Once",
+        "candidate[email]": "counted@example.com",
+    }
+    async with await harness.post("/v1/applications", data=form) as response:
+        created = await response.json()
+        assert response.status == 201, created
+        # The write's answer keeps its one call: its job is the one held when it was sent.
+        assert response.headers["X-Upstream-Calls"] == "1"
+        assert created["job"]["total_candidate_count"] == before
+    lists_before = _vacancy_calls(harness)
+    detail = await _json(harness, f"/v1/applications/{item['id']}")
+    job = await _json(harness, f"/v1/jobs/{job_id}")
+    assert job["total_candidate_count"] == before + 1
+    assert detail["job"] == job
+    assert (await _json(harness, f"/v1/applications/{created['id']}"))["job"] == job
+    again = await _walk(harness, 25)
+    for other in again.items:
+        if other["job"] is not None and other["job"]["id"] == job_id:
+            assert other["job"] == job, other["id"]
+    # One list read after the write (by the detail read), then every vacancy is held.
+    assert _vacancy_calls(harness) == lists_before + 1
+    assert set(again.calls) == {1}, again.calls
