@@ -70,7 +70,7 @@ def answer(
     )
 
 
-def complaint(call: Callable[[], None]) -> str:
+def complaint(call: Callable[[], object]) -> str:
     """What ``call`` complains of: it must fail."""
     with pytest.raises(AssertionError) as raised:
         call()
@@ -199,12 +199,13 @@ def test_a_head_unlike_its_get_fails(head: Response, complaint: str) -> None:
 STUB_READS = {
     "/v1/applications/ap_1/notes": {"data": [{"id": "no_other"}], "has_more": False},
     "/v1/candidates/ca_1": {"id": "ca_other"},
+    "/v1/jobs": {"data": [{"id": "job_a"}, {"id": "job_b"}, {"id": "job_c"}], "has_more": False},
 }
 
 
 class _StubBridge(BaseHTTPRequestHandler):
     """A server that answers unlike the bridge: HEAD 404 (where its GET answered 200); to a
-    GET of ``STUB_READS``, objects under other ids than their creates answered; to any other
+    GET of ``STUB_READS``, those (other ids than their creates answered); to any other
     GET, a 400 naming every param of its query (a problem left out of a first 400)."""
 
     seen: ClassVar[list[tuple[str, str, dict[str, str]]]] = []
@@ -259,6 +260,14 @@ def test_the_head_check_sends_the_get_again_as_head(stub_url: str) -> None:
     assert headers["Authorization"] == "Bearer k" and headers["Origin"] == ALLOWED_ORIGIN
 
 
+def test_every_200_get_and_a_sample_of_the_other_gets_are_sent_again_as_head() -> None:
+    assert checks.head_sampled(answer(200, {"data": []}))
+    assert not checks.head_sampled(answer(201, {"id": "no_1"}, method="POST"))
+    errors = [answer(400, INVALID, url=f"http://bridge.test/v1/jobs?page={n}") for n in range(40)]
+    sampled = sum(checks.head_sampled(error) for error in errors)
+    assert 0 < sampled < len(errors)
+
+
 def _invalid(*params: str) -> dict[str, Any]:
     return {**INVALID, "errors": [{"param": name, "message": "wrong"} for name in params]}
 
@@ -307,11 +316,11 @@ def test_a_cursor_placed_only_once_the_request_is_well_formed_is_no_problem_left
 def test_the_every_problem_check_sends_the_get_again_without_the_named_params(
     stub_url: str,
 ) -> None:
-    url = f"{stub_url}/v1/jobs?page=0&per_page=0&status=open"
+    url = f"{stub_url}/v1/applications?page=0&per_page=0&status=open"
     first = answer(400, _invalid("per_page"), url=url)
     assert "naming ['page', 'status']" in fails(checks.every_problem_at_once, first)
     [(method, path, _)] = _StubBridge.seen
-    assert (method, path) == ("GET", "/v1/jobs?page=0&status=open")
+    assert (method, path) == ("GET", "/v1/applications?page=0&status=open")
     # Not a GET 400, or a 400 naming nothing: nothing sent.
     checks.every_problem_at_once(None, answer(200, {"data": []}, url=url), None)
     checks.every_problem_at_once(None, answer(400, _invalid(), url=url), None)
@@ -353,8 +362,8 @@ def test_the_bridge_names_every_problem_at_once(bridge: LiveBridge, target: str)
     checks.every_problem_at_once(None, first, None)
 
 
-def _page(*ids: str, has_more: bool = False) -> Response:
-    return answer(200, {"data": [{"id": i} for i in ids], "has_more": has_more})
+def _page(*ids: str, has_more: bool = False, url: str = "http://bridge.test/v1/jobs") -> Response:
+    return answer(200, {"data": [{"id": i} for i in ids], "has_more": has_more}, url=url)
 
 
 def test_a_created_id_no_later_read_gives_fails() -> None:
@@ -383,4 +392,31 @@ def test_the_created_id_check_reads_the_object_back(stub_url: str) -> None:
     # Not a 201 to a POST: nothing to read back, nothing sent.
     checks.created_id_read_back(None, answer(200, {"id": "no_1"}, method="POST", url=notes), None)
     checks.created_id_read_back(None, answer(400, INVALID, method="POST", url=notes), None)
+    assert len(_StubBridge.seen) == 2
+
+
+def test_a_cursor_page_not_next_to_its_object_fails() -> None:
+    full = ["job_a", "job_b", "job_c", "job_d"]
+    assert checks.window_next_to(("starting_after", "job_b", 5), full) == ["job_c", "job_d"]
+    assert checks.window_next_to(("starting_after", "job_a", 1), full) == ["job_b"]
+    assert checks.window_next_to(("ending_before", "job_d", 2), full) == ["job_b", "job_c"]
+    assert checks.window_next_to(("ending_before", "job_a", 2), full) == []
+    assert "not in the list" in complaint(
+        lambda: checks.window_next_to(("starting_after", "job_x", 2), full)
+    )
+    query = [("status", "open"), ("starting_after", " job_b "), ("limit", "2")]
+    assert checks.cursor_window(query) == ("starting_after", "job_b", 2)
+    assert checks.cursor_window([("starting_after", ""), ("page", "2")]) is None
+
+
+def test_the_cursor_check_reads_the_list_whole_with_the_same_filters(stub_url: str) -> None:
+    url = f"{stub_url}/v1/jobs?status=open&starting_after=job_a&limit=1"
+    assert "served ['job_c'], not ['job_b']" in fails(
+        checks.cursor_page_next_to_its_object, _page("job_c", url=url)
+    )
+    checks.cursor_page_next_to_its_object(None, _page("job_b", url=url), None)
+    assert [p for _, p, _ in _StubBridge.seen] == ["/v1/jobs?status=open&per_page=100&page=1"] * 2
+    # No cursor, or not a 200: nothing to compare, nothing sent.
+    checks.cursor_page_next_to_its_object(None, _page("job_c", url=f"{stub_url}/v1/jobs"), None)
+    checks.cursor_page_next_to_its_object(None, answer(400, INVALID, url=url), None)
     assert len(_StubBridge.seen) == 2

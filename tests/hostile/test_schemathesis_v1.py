@@ -7,12 +7,13 @@ invalid ones, and sends them with a v1 key to a real bridge in front of a real s
 and no 5xx but the contract's 502/503/504, a documented status, the documented content
 type, a body that matches the document's schema, and the contract's rev-2 rules that hold
 for every answer (``tests.hostile.rev2_checks``: the v1 headers, CORS for an allowed origin,
-gzip over 1 KiB, a GET answered alike as HEAD, a created id read back, a 400 naming its
-params). Each case is sent from a browser origin (three in four the allowed one) and allows
-gzip or not, picked from the case so the draws stay reproducible. Two generated ids in
-three (path ids and the ``job`` of a create) are replaced with seeded ones, so the success
-paths run too, not only the 404s. Reproducible: the draws follow the session's Hypothesis profile
-(``tests.hypothesis_profiles``: derandomized by default; under ``explore`` the printed
+gzip over 1 KiB, a GET answered alike as HEAD, a created id read back, a cursor page next
+to its object, a 400 naming its params). Each case is sent from a browser origin (three in
+four the allowed one) and allows gzip or not, picked from the case so the draws stay
+reproducible. Two generated ids in three (path ids, cursors of the lists the fixture
+served, and the ``job`` of a create) are replaced with seeded ones, so the success paths
+run too, not only the 404s and 400s. Reproducible: the draws follow the session's Hypothesis
+profile (``tests.hypothesis_profiles``: derandomized by default; under ``explore`` the printed
 seed replays them). Bounded: schemathesis's coverage cases (boundary values, unexpected
 methods) plus 8 generated examples per operation and mode, 25-35 s on two cores.
 """
@@ -43,6 +44,8 @@ from tests.hypothesis_profiles import SEED
 
 AUTH_HEADERS = {"Authorization": "Basic " + base64.b64encode(b"demo-v1-key:").decode()}
 CONTRACT_5XX = frozenset({502, 503, 504})
+# The lists the fixture serves once, so that cursors on their seeded ids can be placed.
+SERVED_LISTS = ("/v1/jobs", "/v1/applications", "/v1/candidates")
 
 schema = schemathesis.openapi.from_dict(v1_openapi_document())
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -84,6 +87,10 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def bridge() -> Iterator[LiveBridge]:
     with live_bridge(cors_allowed_origins=[ALLOWED_ORIGIN]) as running:
+        # The bridge places a cursor where it served that id: serve the lists once.
+        for path in SERVED_LISTS:
+            served = requests.get(f"{running.base_url}{path}", headers=AUTH_HEADERS, timeout=30)
+            assert served.status_code == 200, served.text
         yield running
 
 
@@ -95,25 +102,43 @@ def test_the_served_document_is_the_one_tested(bridge: LiveBridge) -> None:
 
 
 def _use_seeded_ids(case: schemathesis.Case[Any], bridge: LiveBridge) -> None:
-    """Point two generated ids in three at seeded objects (random ids only reach 404)."""
+    """Point two generated ids (and cursors) in three at seeded objects (random ids only
+    reach 404)."""
     if isinstance(case.body, dict) and isinstance(case.body.get("job"), str):
         pick = zlib.crc32(case.body["job"].encode())
         if pick % 3:
             case.body["job"] = bridge.vacancy_ids[pick % len(bridge.vacancy_ids)]
+    _use_seeded_cursors(case, bridge)
     generated = (case.path_parameters or {}).get("id")
     if not isinstance(generated, str):
         return
     pick = zlib.crc32(generated.encode())
     if not pick % 3:
         return
-    path = case.operation.path
+    case.path_parameters["id"] = _seeded_id(case.operation.path, bridge, pick)
+
+
+def _seeded_id(path: str, bridge: LiveBridge, pick: int) -> str:
+    """A seeded object for the path: a vacancy under /v1/jobs, a candidate under
+    /v1/candidates, else an application."""
     if path.startswith("/v1/jobs"):
-        case.path_parameters["id"] = bridge.vacancy_ids[pick % len(bridge.vacancy_ids)]
-        return
+        return bridge.vacancy_ids[pick % len(bridge.vacancy_ids)]
     application = bridge.application_ids[pick % len(bridge.application_ids)]
     if path.startswith("/v1/candidates"):
-        application = "ca_" + application.removeprefix("ap_")
-    case.path_parameters["id"] = application
+        return "ca_" + application.removeprefix("ap_")
+    return application
+
+
+def _use_seeded_cursors(case: schemathesis.Case[Any], bridge: LiveBridge) -> None:
+    """Point two generated cursors in three at seeded objects of their list, which the
+    fixture served (random ids only reach the 400 of an id the bridge cannot place)."""
+    for name in ("starting_after", "ending_before"):
+        generated = (case.query or {}).get(name)
+        if not isinstance(generated, str) or not generated.strip():
+            continue
+        pick = zlib.crc32(generated.encode())
+        if pick % 3 and case.operation.path in SERVED_LISTS:
+            case.query[name] = _seeded_id(case.operation.path, bridge, pick)
 
 
 def _browser_headers(case: schemathesis.Case[Any]) -> dict[str, str]:
