@@ -30,9 +30,12 @@ the read cache holds is kept rendered, and written again as it is.
   nothing; ``proxy.browsers`` picks the copy per request (``Vary: Accept-Encoding`` as for
   any large answer).
 - **ETag**: every answer that could be kept carries a strong ``ETag`` (BLAKE2b, 16 bytes,
-  of the uncompressed body; the gzip copy shares it), kept or not. ``If-None-Match``
-  (a list, weak comparison, or ``*``) that names it is answered 304 without a body: from
-  the entry with no v2 call, or, when no entry is kept, after rendering from the cache.
+  of the uncompressed body), kept or not; its gzip copy has its own, ``"<tag>-gz"`` (a
+  strong validator differs per content coding, RFC 9110 §8.8.3). ``If-None-Match`` (a
+  list, weak comparison, or ``*``) that names either is answered 304 without a body,
+  carrying the tag of the form the request would have got (``proxy.browsers`` picks
+  it, for a 304 as for a 200): from the entry with no v2 call, or, when no entry is
+  kept, after rendering from the cache. HEAD gets what GET does.
 
 What a hit still gets: authentication, usage counts, metrics, the log line and every v1
 header (``Deprecation``, ``Link``, ``Sunset``, ``X-Request-Id``, ``X-Upstream-Calls: 0``,
@@ -78,12 +81,20 @@ def entity_tag(body: bytes) -> str:
     return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
 
 
+def gzip_tag(etag: str) -> str:
+    """The strong tag of a body's gzip copy: another representation of the same answer,
+    so another strong validator (RFC 9110 §8.8.3), as Apache's ``-gzip`` suffix."""
+    return f'{etag[:-1]}-gz"'
+
+
 def none_match(if_none_match: str, etag: str) -> bool:
-    """Whether ``If-None-Match`` names the tag (RFC 9110 §13.1.2: weak comparison, so
-    ``W/"x"`` matches ``"x"``; ``*`` matches any current answer)."""
+    """Whether ``If-None-Match`` names the answer: its tag or its gzip copy's, either
+    validating the one resource (RFC 9110 §13.1.2: weak comparison, so ``W/"x"``
+    matches ``"x"``; ``*`` matches any current answer)."""
     if if_none_match.strip() == "*":
         return True
-    return etag in _ENTITY_TAG.findall(if_none_match)
+    offered = _ENTITY_TAG.findall(if_none_match)
+    return etag in offered or gzip_tag(etag) in offered
 
 
 class RenderedAnswer:
@@ -128,7 +139,9 @@ class RenderedResponse(web.Response):
         self.answer = answer
 
     def send_gzipped(self) -> None:
-        """Write the gzip copy instead of the body (a 200 only)."""
+        """Write the gzip copy instead of the body (a 200), tagged as the copy: a 304 too
+        carries the tag of the representation the request would have got."""
+        self.headers[hdrs.ETAG] = gzip_tag(self.answer.etag)
         if self.status == HTTPStatus.OK:
             self.body = self.answer.gzipped()
             self.headers[hdrs.CONTENT_ENCODING] = "gzip"

@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 
 from proxy import rendered
 from proxy.cache import CACHE_KEY_PREFIX, Cached
-from proxy.rendered import entity_tag, none_match
+from proxy.rendered import entity_tag, gzip_tag, none_match
 from proxy.state import BRIDGE
 from tests.proxy.conftest import FULL, READONLY, Harness
 from tests.redis_support import REDIS_URL, redis_test_prefix
@@ -109,7 +109,9 @@ async def test_a_kept_answer_is_the_same_bytes_and_headers(cached: Callable[...,
     assert kept_headers["X-Upstream-Calls"] == "0"
     for name in (*V1_HEADERS, "Sunset", "Access-Control-Allow-Origin", "ETag"):
         assert name in kept_headers, name
-    assert kept_headers["ETag"] == entity_tag(kept_body)
+    # aiohttp's client took gzip: the gzip copy's own strong tag (RFC 9110 §8.8.3).
+    assert kept_headers["Content-Encoding"] == "gzip"
+    assert kept_headers["ETag"] == gzip_tag(entity_tag(kept_body))
     assert kept_headers["Content-Type"] == "application/json; charset=utf-8"
     assert await _vacancy_calls(harness) == calls
     assert orjson.loads(kept_body)["total"] >= 12
@@ -130,7 +132,7 @@ async def test_a_write_drops_kept_answers(cached: Callable[..., Any]) -> None:
     assert _lookups(harness, "hit") == hits
     shown = {j["id"]: j for j in orjson.loads(after)["data"]}
     assert shown[job["id"]]["total_candidate_count"] == job["total_candidate_count"] + 1
-    assert headers["ETag"] != entity_tag(body), "a changed answer has another ETag"
+    assert headers["ETag"] != gzip_tag(entity_tag(body)), "a changed answer has another ETag"
 
 
 async def test_an_entry_lives_no_longer_than_its_v2_cache_entries(
@@ -266,6 +268,53 @@ async def test_gzip_from_the_kept_copy(cached: Callable[..., Any]) -> None:
     assert orjson.loads(gzip.decompress(zipped)) == orjson.loads(plain)
 
 
+async def _raw_read(
+    harness: Harness, method: str, accept_encoding: str, if_none_match: str | None = None
+) -> tuple[int, CIMultiDict[str], bytes]:
+    """``GET``/``HEAD /v1/jobs`` with exactly this Accept-Encoding, bytes as sent."""
+    headers = {"Accept-Encoding": accept_encoding}
+    if if_none_match is not None:
+        headers["If-None-Match"] = if_none_match
+    async with aiohttp.ClientSession(
+        auto_decompress=False, skip_auto_headers=("Accept-Encoding",)
+    ) as raw:
+        async with raw.request(method, harness.url(JOBS), auth=FULL, headers=headers) as r:
+            return r.status, CIMultiDict(r.headers), await r.read()
+
+
+@pytest.mark.parametrize("memo", [2048, 0])
+async def test_the_gzip_copy_has_its_own_strong_etag(cached: Callable[..., Any], memo: int) -> None:
+    """RFC 9110 §8.8.3: a strong validator differs per content coding. Either tag gets a
+    304 (one resource), carrying the tag of what the request would have got; HEAD
+    says what GET does. Kept (memo on) or rendered anew (memo off) alike."""
+    harness: Harness = await cached(rendered_answers=memo)
+    tags: dict[str, str] = {}
+    for _ in range(3):  # the third from the memo, when on
+        for coding in ("identity", "gzip"):
+            status, headers, body = await _raw_read(harness, "GET", coding)
+            assert status == 200
+            assert headers.get("Content-Encoding") == ("gzip" if coding == "gzip" else None)
+            plain = gzip.decompress(body) if coding == "gzip" else body
+            assert tags.setdefault(coding, headers["ETag"]) == headers["ETag"]
+            _, head, head_body = await _raw_read(harness, "HEAD", coding)
+            assert head_body == b""
+            assert head["ETag"] == headers["ETag"]
+            assert head["Content-Length"] == headers["Content-Length"]
+    assert tags["identity"] == entity_tag(plain)
+    assert tags["gzip"] == gzip_tag(tags["identity"]) != tags["identity"]
+    calls = await _vacancy_calls(harness)
+    for coding in ("identity", "gzip"):
+        for offered in (*tags.values(), f"W/{tags['gzip']}", f'"other", {tags["identity"]}'):
+            for method in ("GET", "HEAD"):
+                status, headers, body = await _raw_read(harness, method, coding, offered)
+                assert (status, body) == (304, b""), (coding, offered, method)
+                assert headers["ETag"] == tags[coding], (coding, offered)
+                assert "accept-encoding" in headers["Vary"].lower()
+    assert await _vacancy_calls(harness) == calls
+    status, _, _ = await _raw_read(harness, "GET", "gzip", f'"{tags["identity"][1:-1]}-br"')
+    assert status == 200, "only the two forms this resource has"
+
+
 async def test_answers_with_an_uncached_call_are_never_kept(cached: Callable[..., Any]) -> None:
     harness: Harness = await cached()
     for _ in range(3):
@@ -300,9 +349,14 @@ async def test_no_cache_refreshes_the_kept_answer(cached: Callable[..., Any]) ->
         ('"ab"', False),
         ("a", False),
         ("", False),
+        ('"a-gz"', True),
+        ('W/"a-gz"', True),
+        ('"b-gz"', False),
+        ('"a-gzip"', False),
     ],
 )
 def test_if_none_match_compares_weakly(offered: str, matches: bool) -> None:
+    """Either representation's tag names the answer (the identity body and its gzip copy)."""
     assert none_match(offered, '"a"') is matches
 
 
