@@ -27,7 +27,7 @@ newest file of that name (:func:`listed_upload`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from mappings.errors import ParamError, V1ValidationError
@@ -99,3 +99,34 @@ def listed_upload(listed: Sequence[dict[str, Any]], name: str | None) -> dict[st
     if listed and listed[-1]["name"] is None:
         return listed[-1]
     return None
+
+
+def choosing_mark(now: int) -> str:
+    """An upload about to take its ticket for its application's turn (``now``: UNIX
+    second). While it chooses, no upload may start: its ticket may come out lower."""
+    return f"C|{now}"
+
+
+def turn_mark(ticket: int, now: int) -> str:
+    """An upload holding ``ticket`` in its application's shared queue of turns."""
+    return f"T|{ticket}|{now}"
+
+
+def turn_is_mine(marks: Mapping[str, str], mine: str, now: int, stale_after: float) -> bool:
+    """Whether the upload whose mark is ``mine`` may go (a bakery queue: the store has no
+    lock): no other upload is choosing its ticket, nor holds a lower one. A mark older than
+    ``stale_after`` belongs to a bridge that died mid-turn (or a turn that long, a very
+    slow client's upload) and no longer holds the queue; one that does not read is
+    ignored."""
+    try:
+        ticket = int(marks[mine].split("|")[1])
+    except (KeyError, IndexError, ValueError):
+        return True
+    for token, mark in marks.items():
+        parts = mark.split("|")
+        if token == mine or not parts[-1].isdigit() or now - int(parts[-1]) > stale_after:
+            continue
+        earlier = parts[0] == "T" and len(parts) == 3 and parts[1].isdigit()
+        if parts[0] == "C" or (earlier and int(parts[1]) < ticket):
+            return False
+    return True

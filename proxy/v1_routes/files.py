@@ -8,13 +8,18 @@ never seen by the bridge), so an upload costs one v2 read more: the application'
 whose listing gives the id answered. Uploads to one application through this process take
 turns (the upload and that read): two at once of one name both read the files after both
 were stored, and both answered the newest (the name is known only once the body streams,
-so the turn is the application's)."""
+so the turn is the application's). With a shared store (Redis) the turn is also taken in
+the store, so uploads through other replicas or workers wait for it too (a queue of
+marks, :func:`mappings.files.turn_is_mine`; five store operations an upload)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import secrets
 import time
 import weakref
+from collections.abc import AsyncIterator
 from functools import partial
 from http import HTTPStatus
 from typing import Any, Final
@@ -30,6 +35,7 @@ from proxy.context import context_of
 from proxy.paging import whole_list_answer, window_of
 from proxy.ratelimit import key_id
 from proxy.state import BRIDGE, json_response
+from proxy.store import MemoryStore, Store, StoreError
 from proxy.uploads import UploadStream, open_upload
 from proxy.v1_input import path_id
 
@@ -63,9 +69,70 @@ def _turn_of(request: web.Request, application_id: str) -> asyncio.Lock:
     return lock
 
 
+# Shared turns: the queue's tickets (one integer for every application) and how often a
+# waiting upload looks whether its turn came.
+TURN_SEQUENCE_KEY: Final = "upload-turns:sequence"
+TURN_POLL_SECONDS: Final = 0.05
+
+
+@contextlib.asynccontextmanager
+async def _shared_turn(
+    store: Store, application_id: str, stale_after: float
+) -> AsyncIterator[None]:
+    """This application's turn among the uploads of every replica sharing ``store``: a
+    mark while choosing a ticket, then the ticket, then wait until no other upload is
+    choosing or holds a lower one (``mappings.files.turn_is_mine``). A memory store is
+    one process's: the process's own turn is the whole turn. A store that cannot be asked
+    leaves only the process's turn; a turn waited on longer than ``stale_after`` belongs
+    to a bridge that died mid-upload, and the upload goes."""
+    if isinstance(store, MemoryStore):
+        yield
+        return
+    key, token = f"upload-turns:{application_id}", secrets.token_hex(8)
+    try:
+        await _wait_for_turn(store, key, token, stale_after)
+        yield
+    finally:
+        with contextlib.suppress(StoreError):
+            await store.hdel(key, [token])
+
+
+async def _wait_for_turn(store: Store, key: str, token: str, stale_after: float) -> None:
+    """Take a ticket in the application's queue and wait for it (see :func:`_shared_turn`)."""
+    keep = 2 * stale_after
+    try:
+        await store.hset(key, {token: files.choosing_mark(int(time.time()))}, keep)
+        ticket = await store.incr(TURN_SEQUENCE_KEY)
+        await store.hset(key, {token: files.turn_mark(ticket, int(time.time()))}, keep)
+        give_up = time.monotonic() + stale_after
+        while not files.turn_is_mine(
+            await store.hgetall(key), token, int(time.time()), stale_after
+        ):
+            if time.monotonic() > give_up:
+                return
+            await asyncio.sleep(TURN_POLL_SECONDS)
+    except StoreError:
+        return
+
+
+def _turn_seconds(request: web.Request) -> float:
+    """The longest an upload's turn may last: the client's body, v2's upload and the read
+    after it, and a wait for budget. A mark older than that is a dead bridge's."""
+    settings = request.app[BRIDGE].settings
+    return (
+        settings.client_body_timeout_seconds
+        + 2 * settings.upstream_timeout_seconds
+        + settings.rate_limit_deadline_seconds
+    )
+
+
 async def _upload_file(request: web.Request, application_id: str, what: str) -> web.Response:
-    upload = await open_upload(request, request.app[BRIDGE].settings.client_body_timeout_seconds)
-    async with _turn_of(request, application_id):
+    bridge = request.app[BRIDGE]
+    upload = await open_upload(request, bridge.settings.client_body_timeout_seconds)
+    async with (
+        _turn_of(request, application_id),
+        _shared_turn(bridge.store, application_id, _turn_seconds(request)),
+    ):
         return await _upload_in_turn(request, application_id, what, upload)
 
 
