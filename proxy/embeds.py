@@ -8,7 +8,10 @@ TTL (contract §6 rev 2); v2's ``include[]=vacancy`` lacks location, department 
 candidate count. What a read of applications costs for this:
 
 - every vacancy of the page held here: nothing upstream (one store read per vacancy);
-- some not held: the key's whole vacancy list, 100 a page (``GET /vacancies`` through
+- not held, on a detail read (``GET /v1/applications/{id}``) of a key whose last list
+  took more than one page: that vacancy's read, one call (through the read cache, so
+  shared with ``GET /v1/jobs/{id}``), rather than the list's pages;
+- else, some not held: the key's whole vacancy list, 100 a page (``GET /vacancies`` through
   the read cache and its coalescing: a cached page costs no call, concurrent pages share
   one), kept here, and marked as read. While the mark lasts (the cache TTL) a vacancy
   that is still not held was not in the list (deleted, or created since): it is embedded
@@ -22,10 +25,11 @@ candidate count. What a read of applications costs for this:
 Entries and the mark carry the key's cache generation (``ReadEconomy.generation``) of
 when their vacancies were read: a write through any replica bumps it, so the reads of
 applications hold nothing of before the write and embed what ``GET /v1/jobs/{id}``
-answers next (the new candidate count). That costs one list read per write, the first
-read of applications after it, then nothing more for the TTL. The answers to writes take
-an entry of any generation: the job as the bridge held it when the write was sent (its
-count may be that of before the write), so a create still costs one v2 call.
+answers next (the new candidate count). That costs, after each write, one list read
+(or, for a detail read on a key of more than 100 jobs, one vacancy read), then nothing
+more for the TTL. The answers to writes take an entry of any generation: the job as the
+bridge held it when the write was sent (its count may be that of before the write), so a
+create still costs one v2 call.
 """
 
 from __future__ import annotations
@@ -71,8 +75,8 @@ def _embed_key(request: web.Request, vacancy_id: str) -> str:
 
 
 def _listed_key(request: web.Request) -> str:
-    """Holds the generation whose whole vacancy list is held: a vacancy not held of that
-    generation was not in it."""
+    """Holds the generation whose whole vacancy list is held (a vacancy not held of that
+    generation was not in it) and how many pages the list took."""
     return f"embed-listed:{_key_of(request)}"
 
 
@@ -88,16 +92,16 @@ async def _generation(request: web.Request) -> bytes:
 
 
 async def _keep(
-    request: web.Request, vacancies: Sequence[Vacancy], generation: bytes, *, listed: bool
+    request: web.Request, vacancies: Sequence[Vacancy], generation: bytes, *, listed: int = 0
 ) -> None:
     """Keep vacancies read from upstream under ``generation`` (read before they were) for
-    the cache TTL (and, ``listed``, mark the whole list as held). A store that cannot keep
-    them costs only later reads."""
+    the cache TTL (and, ``listed`` pages, mark the whole list as held). A store that cannot
+    keep them costs only later reads."""
     bridge = request.app[BRIDGE]
     head = generation + b"\n"
     items = {_embed_key(request, v.id): head + v.model_dump_json().encode() for v in vacancies}
     if listed:
-        items[_listed_key(request)] = generation
+        items[_listed_key(request)] = generation + b"\n" + str(listed).encode()
     if items:
         with contextlib.suppress(StoreError):
             await bridge.store.set_many(items, bridge.settings.cache_ttl_seconds)
@@ -109,7 +113,7 @@ async def remember_vacancies(request: web.Request, vacancies: Sequence[Vacancy])
     if not bridge.settings.cache_ttl_seconds or ctx.cache_hit or not vacancies:
         return
     with contextlib.suppress(StoreError):
-        await _keep(request, vacancies, await _generation(request), listed=False)
+        await _keep(request, vacancies, await _generation(request))
 
 
 async def _held(request: web.Request, vacancy_id: str, generation: bytes | None) -> Vacancy | None:
@@ -158,16 +162,18 @@ async def vacancy_or_none(
 
 
 async def vacancies_to_embed(
-    request: web.Request, vacancy_ids: Sequence[str]
+    request: web.Request, vacancy_ids: Sequence[str], *, detail: bool = False
 ) -> dict[str, Vacancy]:
     """The whole vacancies, by id, to embed as the jobs of applications just read.
 
     Those the embed cache holds; when some are not held and the key's list was not read
-    within the TTL, the list is read (see the module's text for the cost). The ids left
-    out are embedded as v2 embeds them: this never fails the read it serves.
+    within the TTL, the list is read, or (``detail``, one application's read, on a key
+    whose list takes pages) its one vacancy: see the module's text for the cost. The ids
+    left out are embedded as v2 embeds them: this never fails the read it serves.
     """
     if not request.app[BRIDGE].settings.cache_ttl_seconds or not vacancy_ids:
         return {}
+    store = request.app[BRIDGE].store
     try:
         generation = await _generation(request)
         if len(vacancy_ids) == 1:  # a detail read: no task to spawn for one store read
@@ -176,16 +182,50 @@ async def vacancies_to_embed(
             found = await asyncio.gather(*(_held(request, v, generation) for v in vacancy_ids))
         held = {v.id: v for v in found if v is not None}
         wanted = set(vacancy_ids) - held.keys()
-        if not wanted or await request.app[BRIDGE].store.get(_listed_key(request)) == generation:
+        if not wanted:
+            return held
+        listed_under, _, pages = (await store.get(_listed_key(request)) or b"").partition(b"\n")
+        if listed_under == generation:
             return held
     except StoreError as exc:
         log.debug(
             "embed.store_unavailable", request_id=context_of(request).request_id, error=str(exc)
         )
         return {}
+    if detail and pages not in (b"", b"1"):  # the list took pages: one call, not those
+        one, listed = await _read_one(request, vacancy_ids[0], generation)
+        if one is not None:
+            held[one.id] = one
+        if one is not None or listed:
+            return held
     found_now = await _read_whole_list(request, generation)
     held.update((v.id, v) for v in found_now if v.id in wanted)
     return held
+
+
+async def _read_one(
+    request: web.Request, vacancy_id: str, generation: bytes
+) -> tuple[Vacancy | None, bool]:
+    """One vacancy (``GET /vacancies/{id}``, through the read cache: shared with
+    ``GET /v1/jobs/{id}``), kept under ``generation``; and whether the list is marked
+    held without it (a key that may not read vacancies). After a write, the first read
+    of an application thus costs one call whatever the number of the key's jobs. None
+    when v2 gives no such vacancy: the list then tells (and marks it, once per TTL)."""
+    try:
+        answer = await fetch(request, jobs.get_vacancy_request(vacancy_id), OneVacancy)
+    except V1Error as exc:
+        log.debug(
+            "embed.vacancy_read_failed",
+            request_id=context_of(request).request_id,
+            status=int(exc.status),
+            error=str(exc),
+        )
+        if isinstance(exc, AccessDenied):
+            await _keep(request, (), generation, listed=1)
+            return None, True
+        return None, False
+    await _keep(request, [answer.data], generation)
+    return answer.data, False
 
 
 async def _read_whole_list(request: web.Request, generation: bytes) -> list[Vacancy]:
@@ -215,7 +255,7 @@ async def _read_whole_list(request: web.Request, generation: bytes) -> list[Vaca
                 error=str(exc),
             )
             if isinstance(exc, AccessDenied):
-                await _keep(request, (), generation, listed=True)
+                await _keep(request, (), generation, listed=1)
             return found
         fresh = ctx.upstream_calls > calls_before
         all_fresh = all_fresh and fresh
@@ -223,7 +263,7 @@ async def _read_whole_list(request: web.Request, generation: bytes) -> list[Vaca
         more = jobs.whole_list_continues(page, len(answer.data), answer.meta)
         last = not more or page == MAX_LIST_PAGES
         if fresh:
-            await _keep(request, answer.data, generation, listed=all_fresh and last)
+            await _keep(request, answer.data, generation, listed=page if all_fresh and last else 0)
         if last:
             if more:
                 log.debug("embed.vacancy_list_cut", request_id=ctx.request_id, pages=page)

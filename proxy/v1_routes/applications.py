@@ -76,7 +76,9 @@ async def get_application(request: web.Request) -> web.Response:
         OneApplication,
         not_found=f"No such application: {application_id}",
     )
-    vacancies = await vacancies_to_embed(request, applications.vacancy_ids_of([found.data]))
+    vacancies = await vacancies_to_embed(
+        request, applications.vacancy_ids_of([found.data]), detail=True
+    )
     return json_response(
         applications.application_to_v1(
             found.data,

@@ -168,6 +168,26 @@ async def test_a_key_with_more_than_100_jobs_reads_one_list_page_per_100(
         assert item["job"] == wanted[item["job"]["id"]]
         assert item["job"]["tmp_location"] is not None
         assert item["job"]["total_candidate_count"] == 1
+    # After a write, a detail read on this key (its list takes 2 pages) reads its one
+    # vacancy, not the list: one call, shared with GET /v1/jobs/{id} through the cache.
+    late_job = on_late[0]["job"]["id"]
+    form = {
+        "job": late_job,
+        "candidate[first_name]": "Later",
+        "candidate[last_name]": "Still",
+        "candidate[email]": "later@example.com",
+    }
+    async with await harness.post("/v1/applications", data=form) as response:
+        assert response.status == 201
+    async with await harness.get(f"/v1/applications/{on_late[0]['id']}") as response:
+        detail = await response.json()
+        assert response.headers["X-Upstream-Calls"] == "2", "the application, its vacancy"
+    assert _vacancy_calls(harness) == 2, "no list page read again"
+    async with await harness.get(f"/v1/jobs/{late_job}") as response:
+        job = await response.json()
+        assert response.headers["X-Upstream-Calls"] == "0"
+    assert detail["job"] == job
+    assert job["total_candidate_count"] == 2
 
 
 async def test_concurrent_pages_share_one_read_of_the_vacancy_list(
