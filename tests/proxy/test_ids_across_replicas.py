@@ -100,14 +100,18 @@ async def test_a_mark_left_by_a_dead_bridge_does_not_hold_the_turn(
     make_harness: Callable[..., Any],
 ) -> None:
     async with redis_test_prefix() as prefix:
-        harness: Harness = await make_harness(store_url=REDIS_URL, store_prefix=prefix)
+        # Turns last up to 600 + 2 x 5 + 20 s here: waiting on the dead mark would take
+        # 10 minutes, far beyond the minute the upload is given.
+        harness: Harness = await make_harness(
+            store_url=REDIS_URL, store_prefix=prefix, client_body_timeout_seconds=600
+        )
         parent = _routes(harness)[0]
         key = "upload-turns:" + parent.rsplit("/", 1)[-1]
         store = RedisStore(REDIS_URL, prefix)
         long_ago = int(time.time()) - 3600
         await store.hset(key, {"dead": choosing_mark(long_ago)}, 60)
         try:
-            upload, calls = await _upload_through(harness, parent, "cv.pdf")
+            upload, calls = await asyncio.wait_for(_upload_through(harness, parent, "cv.pdf"), 60)
             left = await store.hgetall(key)
         finally:
             await store.close()
