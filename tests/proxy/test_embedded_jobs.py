@@ -73,6 +73,20 @@ async def _jobs_by_id(harness: Harness, items: list[dict[str, Any]]) -> dict[str
     return {job_id: await _json(harness, f"/v1/jobs/{job_id}") for job_id in ids}
 
 
+async def _apply(harness: Harness, job_id: str, name: str) -> tuple[dict[str, Any], int]:
+    """``POST /v1/applications`` of a new person on the job: the answer and its v2 calls."""
+    form = {
+        "job": job_id,
+        "candidate[first_name]": name,
+        "candidate[last_name]": "Applicant",
+        "candidate[email]": f"{name.lower()}@example.com",
+    }
+    async with await harness.post("/v1/applications", data=form) as response:
+        created = await response.json()
+        assert response.status == 201, created
+        return created, int(response.headers["X-Upstream-Calls"])
+
+
 def _vacancy_calls(harness: Harness) -> int:
     return harness.sandbox.state.stats.requests_by_route.get("GET /v2/vacancies", 0)
 
@@ -171,14 +185,7 @@ async def test_a_key_with_more_than_100_jobs_reads_one_list_page_per_100(
     # After a write, a detail read on this key (its list takes 2 pages) reads its one
     # vacancy, not the list: one call, shared with GET /v1/jobs/{id} through the cache.
     late_job = on_late[0]["job"]["id"]
-    form = {
-        "job": late_job,
-        "candidate[first_name]": "Later",
-        "candidate[last_name]": "Still",
-        "candidate[email]": "later@example.com",
-    }
-    async with await harness.post("/v1/applications", data=form) as response:
-        assert response.status == 201
+    await _apply(harness, late_job, "Later")
     async with await harness.get(f"/v1/applications/{on_late[0]['id']}") as response:
         detail = await response.json()
         assert response.headers["X-Upstream-Calls"] == "2", "the application, its vacancy"
@@ -217,14 +224,8 @@ async def test_a_vacancy_not_in_the_list_is_not_asked_for_again_within_the_ttl(
     assert all(i["job"]["title"] == "" and i["job"]["status"] == "closed" for i in orphans)
     # A write makes the held list stale: the next walk reads it once more (the
     # generation moved on), and the vacancy still not in it is not asked for again.
-    form = {
-        "job": next(i["job"]["id"] for i in walk.items if i["job"] and i["job"]["id"] != gone),
-        "candidate[first_name]": "Fresh",
-        "candidate[last_name]": "Write",
-        "candidate[email]": "fresh@example.com",
-    }
-    async with await harness.post("/v1/applications", data=form) as response:
-        assert response.status == 201
+    kept = next(i["job"]["id"] for i in walk.items if i["job"] and i["job"]["id"] != gone)
+    await _apply(harness, kept, "Fresh")
     again = await _walk(harness, 25)
     assert again.calls[0] == 2 and set(again.calls[1:]) == {1}, again.calls
     assert _vacancy_calls(harness) == 2
@@ -301,18 +302,10 @@ async def test_after_a_write_the_embedded_job_is_again_the_one_get_v1_jobs_answe
     walk = await _walk(harness, 25)
     item = next(i for i in walk.items if i["job"] is not None)
     job_id, before = item["job"]["id"], item["job"]["total_candidate_count"]
-    form = {
-        "job": job_id,
-        "candidate[first_name]": "Counted",
-        "candidate[last_name]": "Once",
-        "candidate[email]": "counted@example.com",
-    }
-    async with await harness.post("/v1/applications", data=form) as response:
-        created = await response.json()
-        assert response.status == 201, created
-        # The write's answer keeps its one call: its job is the one held when it was sent.
-        assert response.headers["X-Upstream-Calls"] == "1"
-        assert created["job"]["total_candidate_count"] == before
+    created, calls = await _apply(harness, job_id, "Counted")
+    # The write's answer keeps its one call: its job is the one held when it was sent.
+    assert calls == 1
+    assert created["job"]["total_candidate_count"] == before
     lists_before = _vacancy_calls(harness)
     detail = await _json(harness, f"/v1/applications/{item['id']}")
     job = await _json(harness, f"/v1/jobs/{job_id}")
