@@ -38,10 +38,10 @@ the client sent (``candidate[first_name]``, ``content[x]``, ``job``), never v2's
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from mappings.plan import V2Request
 
@@ -200,6 +200,29 @@ class V1ValidationError(V1Error):
     def __init__(self, errors: Sequence[ParamError], message: str = "") -> None:
         text = message or "; ".join(f"{e.param}: {e.message}" for e in errors)
         super().__init__(HTTPStatus.BAD_REQUEST, text or "The request was invalid", errors)
+
+
+T = TypeVar("T")
+
+
+class Problems:
+    """The problems of several checks of one request, gathered so that its 400 names
+    every one (contract §3), not the first group found."""
+
+    def __init__(self) -> None:
+        self.errors: list[ParamError] = []
+
+    def check(self, step: Callable[[], T], fallback: T) -> T:
+        """``step``'s result; its problems noted and ``fallback`` in its place if it has any."""
+        try:
+            return step()
+        except V1ValidationError as exc:
+            self.errors.extend(exc.errors)
+            return fallback
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise V1ValidationError(self.errors)
 
 
 def v1_error_body(status: int, message: str, errors: Sequence[ParamError] = ()) -> dict[str, Any]:

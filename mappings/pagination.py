@@ -30,9 +30,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Final, Literal, TypeVar
 
-from mappings.errors import ParamError, V1ValidationError
+from mappings.errors import ParamError, Problems, V1ValidationError
 from mappings.ids import is_valid_path_id
 
 V1_DEFAULT_PER_PAGE: Final = 100
@@ -127,17 +128,21 @@ def parse_window(query: Iterable[tuple[str, str]]) -> Window:
     for key, value in query:
         if key in PAGING_PARAMS:
             params[key] = value
+    problems = Problems()  # every wrong paging parameter is named at once
     limit = V1_DEFAULT_PER_PAGE
     for name in ("per_page", "limit"):
         if name in params:
-            limit = _int_param(name, params[name], 1, V1_MAX_PER_PAGE)
-    cursor = _cursor_of(params)
-    if cursor is not None:
-        return Window(0, limit, cursor)
-    if "offset" in params:
-        return Window(_int_param("offset", params["offset"], 0, MAX_OFFSET), limit)
-    page = _int_param("page", params["page"], 1, MAX_OFFSET // limit) if "page" in params else 1
-    return Window((page - 1) * limit, limit)
+            read = partial(_int_param, name, params[name], 1, V1_MAX_PER_PAGE)
+            limit = problems.check(read, limit)
+    cursor = problems.check(lambda: _cursor_of(params), None)
+    start = 0
+    if cursor is None and "offset" in params:
+        start = problems.check(lambda: _int_param("offset", params["offset"], 0, MAX_OFFSET), 0)
+    elif cursor is None and "page" in params:
+        page = problems.check(lambda: _int_param("page", params["page"], 1, MAX_OFFSET // limit), 1)
+        start = (page - 1) * limit
+    problems.raise_any()
+    return Window(0, limit, cursor) if cursor is not None else Window(start, limit)
 
 
 def _cursor_of(params: dict[str, str]) -> Cursor | None:
@@ -147,14 +152,15 @@ def _cursor_of(params: dict[str, str]) -> Cursor | None:
         return None
     param = given[0]
     extra = [*given[1:], *(name for name in OFFSET_PARAMS if name in params)]
-    if extra:
-        raise V1ValidationError(
-            [ParamError(name, f"cannot be combined with {param}") for name in extra]
-        )
-    value = params[param].strip()
-    if not is_valid_path_id(value):
-        raise V1ValidationError([ParamError(param, "must be the id of an object of this list")])
-    return Cursor(param, value)
+    errors = [ParamError(name, f"cannot be combined with {param}") for name in extra]
+    errors += [
+        ParamError(name, "must be the id of an object of this list")
+        for name in given
+        if not is_valid_path_id(params[name].strip())
+    ]
+    if errors:
+        raise V1ValidationError(errors)
+    return Cursor(param, params[param].strip())
 
 
 def unplaceable(cursor: Cursor) -> V1ValidationError:

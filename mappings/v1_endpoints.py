@@ -16,8 +16,9 @@ class here and one handler there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal
@@ -25,12 +26,14 @@ from typing import Any, ClassVar, Final, Literal
 from pydantic import BaseModel
 
 from mappings import applications, files, jobs, notes, v1_models, v1_requests
+from mappings.errors import Problems
 from mappings.ids import PATH_ID
 from mappings.pagination import (
     ENDING_BEFORE,
     STARTING_AFTER,
     V1_DEFAULT_PER_PAGE,
     V1_MAX_PER_PAGE,
+    parse_window,
 )
 from mappings.plan import (
     SCOPE_APPLICATIONS_READ,
@@ -57,6 +60,9 @@ class Param:
     location: Literal["query", "path"] = "query"
     aliases: tuple[str, ...] = ()
     description: str = ""
+    # The function of mappings that reads it (with its fellows) from a query: the table
+    # runs each distinct reader of a row once to check a query whole (``checked_query``).
+    reader: Callable[[Sequence[tuple[str, str]]], object] | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -75,7 +81,7 @@ def _path(name: str) -> Param:
 ID: Final = _path("id")
 FILE_ID: Final = _path("file_id")
 PAGINATION: Final = (
-    Param("page", {"type": "integer", "minimum": 1, "default": 1}),
+    Param("page", {"type": "integer", "minimum": 1, "default": 1}, reader=parse_window),
     Param(
         "per_page",
         {
@@ -85,11 +91,13 @@ PAGINATION: Final = (
             "default": V1_DEFAULT_PER_PAGE,
         },
         aliases=("limit",),
+        reader=parse_window,
     ),
     Param(
         "offset",
         {"type": "integer", "minimum": 0},
         description="0-based item offset; wins over page.",
+        reader=parse_window,
     ),
 )
 _CURSOR_ID: Final = {"type": "string", "pattern": PATH_ID_PATTERN}
@@ -100,12 +108,14 @@ CURSOR: Final = (
         _CURSOR_ID,
         description="The items right after this object (an id this list served to this "
         "key within the paging session); not with page, offset or ending_before.",
+        reader=parse_window,
     ),
     Param(
         ENDING_BEFORE,
         _CURSOR_ID,
         description="The items right before this object; has_more then says whether more "
         "items precede the page.",
+        reader=parse_window,
     ),
 )
 PAGING: Final = (*PAGINATION, *CURSOR)
@@ -113,14 +123,21 @@ STATUS: Final = Param(
     "status",
     {"type": "string", "enum": list(jobs.V1_TO_V2_STATUS)},
     description="One status or a comma list.",
+    reader=jobs.v2_status_filter,
 )
 JOB_FILTER: Final = Param(
     "job",
     {"type": "string", "pattern": PATH_ID_PATTERN},
     aliases=("job_id",),
     description="A job id, or a comma list of job ids.",
+    reader=applications.application_filters,
 )
-STAGE_FILTER: Final = Param("stage", {"type": "string"}, description="A stage name.")
+STAGE_FILTER: Final = Param(
+    "stage",
+    {"type": "string"},
+    description="A stage name.",
+    reader=applications.application_filters,
+)
 EXPAND_NOTES: Final = Param(
     "expand[]",
     {"type": "array", "items": {"type": "string", "enum": ["notes"]}},
@@ -182,6 +199,19 @@ class V1Endpoint:
         """The pairs of a query this endpoint's handler may read: only declared ones."""
         bases = frozenset().union(*(p.bases for p in cls.query_parameters()))
         return [(k, v) for k, v in query if k.partition("[")[0] in bases]
+
+    @classmethod
+    def checked_query(cls, query: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The declared pairs, checked whole: each reader of the row's parameters runs
+        once, and one 400 names every problem of them all (contract §3)."""
+        pairs = cls.reads(query)
+        readers = dict.fromkeys(p.reader for p in cls.query_parameters() if p.reader)
+        problems = Problems()
+        for reader in readers:
+            assert reader is not None
+            problems.check(partial(reader, pairs), None)
+        problems.raise_any()
+        return pairs
 
 
 class V1List(V1Endpoint):

@@ -25,6 +25,7 @@ class RequestContext:
     cache_hit: bool = False
     rate_limit_wait: float = 0.0
     unknown_fields: list[str] = field(default_factory=list)
+    query: list[tuple[str, str]] | None = None  # the declared query, once checked
     # What the answer was made from (``proxy.calls`` counts it): v2 answers the read cache
     # holds (served from it, or just put in it) and until when it holds them all; any
     # other v2 call. An answer made only of held reads may be kept rendered (proxy.rendered).

@@ -31,8 +31,12 @@ def endpoint_of(request: web.Request) -> type[V1Endpoint]:
 
 
 def declared_query(request: web.Request) -> list[tuple[str, str]]:
-    """The query parameters the table declares for this endpoint; the rest go unread."""
-    return endpoint_of(request).reads(request.query.items())
+    """The query parameters the table declares for this endpoint, checked whole (one 400
+    names every problem); the rest go unread."""
+    ctx = context_of(request)
+    if ctx.query is None:
+        ctx.query = endpoint_of(request).checked_query(request.query.items())
+    return ctx.query
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:

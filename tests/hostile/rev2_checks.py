@@ -350,7 +350,5 @@ REV2_CHECKS: Final = [
     head_answers_as_get,
     created_id_read_back,
     cursor_page_next_to_its_object,
+    every_problem_at_once,
 ]
-# Checks that find a bug still open; each joins REV2_CHECKS when its bug is fixed (the
-# strict xfail in test_rev2_checks says when: it passes then, and so fails).
-OPEN_BUG_CHECKS: Final = [every_problem_at_once]

@@ -4,8 +4,8 @@ The answers are schemathesis' own ``Response`` objects built by hand (a well-for
 then one thing broken), so a check that passed whatever it was given would fail here. The
 checks that send a request of their own (HEAD, and the GET again without the params a 400
 named) also run against a stub server that answers unlike the bridge, to show that they do
-send it and compare what comes back. ``every_problem_at_once`` found an open bug: the cases
-it found run against a live bridge as a strict xfail, so the fix is noticed.
+send it and compare what comes back. The cases ``every_problem_at_once`` found (a 400 that
+named only the first problem of a list's query) run against a live bridge.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ GOOD_ANSWERS = [
 
 
 # Every check but those that send requests of their own (tested on their own below).
-SENDING = (checks.head_answers_as_get, checks.created_id_read_back)
+SENDING = (checks.head_answers_as_get, checks.created_id_read_back, checks.every_problem_at_once)
 ANSWER_CHECKS = [check for check in checks.REV2_CHECKS if check not in SENDING]
 
 
@@ -335,7 +335,7 @@ def bridge() -> Iterator[LiveBridge]:
 
 
 # Found by every_problem_at_once (contract §3 rev 2: a 400 lists every problem at once): the
-# bridge names the first problem of the paging params and filters only.
+# bridge named only the first problem of the paging params and filters.
 LEFT_OUT = [
     "/v1/applications?page=0&per_page=0",
     "/v1/jobs?page=0&per_page=500&status=weird",
@@ -345,13 +345,6 @@ LEFT_OUT = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # the check's complaint; anything else is a failure of its own
-    reason="open bug (issue 13, contract §3 rev 2): a 400 names only the first problem of "
-    "the paging params and filters; when fixed, move every_problem_at_once into REV2_CHECKS "
-    "and drop this mark",
-)
 @pytest.mark.parametrize("target", LEFT_OUT)
 def test_the_bridge_names_every_problem_at_once(bridge: LiveBridge, target: str) -> None:
     headers = {"Authorization": BASIC, "Origin": ALLOWED_ORIGIN}

@@ -228,3 +228,20 @@ def test_walking_by_offset_and_limit_costs_one_call_per_step(
         window = parse_window([("offset", str(step * limit)), ("limit", str(limit))])
         upstream.window(window)
     assert len(upstream.calls) == steps
+
+
+def test_a_query_names_every_paging_and_filter_problem_at_once() -> None:
+    # Contract §3 rev 2: one 400 lists every problem, across paging and filters.
+    from mappings.v1_endpoints import endpoint_for
+
+    entry = endpoint_for("GET /v1/applications")
+    assert entry is not None
+    query = [("page", "0"), ("per_page", "0"), ("job", "bad id!"), ("starting_after", "a b")]
+    with pytest.raises(V1ValidationError) as raised:
+        entry.checked_query(query)
+    named = {e.param for e in raised.value.errors}
+    assert named == {"job", "page", "per_page", "starting_after"}, raised.value.errors
+    assert entry.checked_query([("page", "2"), ("job", "job_x"), ("zzz", "1")]) == [
+        ("page", "2"),
+        ("job", "job_x"),
+    ]
