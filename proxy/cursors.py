@@ -22,6 +22,7 @@ recorded for that reason are only logged, the list is answered.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import weakref
@@ -46,6 +47,7 @@ STORE_DOWN_FOR_CURSOR: Final = (
 # The store guard probes a store that is down every half second: retrying in a second
 # finds it back if it is.
 RETRY_AFTER_SECONDS: Final = 1
+Pairs = tuple[tuple[str, str], ...]
 # A page answered again within this long (or a quarter of the TTL) is not written again.
 REFRESH_SECONDS: Final = 60.0
 RECENT_PAGES: Final = 4096
@@ -57,10 +59,16 @@ def _list_prefix(request: web.Request) -> str:
     """The store key prefix of this key's positions in this list."""
     principal = context_of(request).principal
     assert principal is not None  # lists are answered to authenticated keys only
-    path_params = [(k, v) for k, v in request.match_info.items() if not k.startswith("_")]
-    identity = list_identity(endpoint_of(request).route(), path_params, declared_query(request))
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    return f"cursor:{key_id(principal.v2_key)}:{digest}:"
+    path_params = tuple((k, v) for k, v in request.match_info.items() if not k.startswith("_"))
+    route = endpoint_of(request).route()
+    return _prefix_of(key_id(principal.v2_key), route, path_params, tuple(declared_query(request)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefix_of(key: str, route: str, path_params: Pairs, query: Pairs) -> str:
+    """The prefix of one list's positions (the same few lists on every page view)."""
+    digest = hashlib.sha256(list_identity(route, list(path_params), list(query)).encode())
+    return f"cursor:{key}:{digest.hexdigest()[:24]}:"
 
 
 async def place(request: web.Request, window: Window) -> Window:
@@ -94,13 +102,13 @@ class RecentPages:
     """
 
     def __init__(self) -> None:
-        self._pages: OrderedDict[bytes, float] = OrderedDict()
+        self._pages: OrderedDict[int, float] = OrderedDict()
 
-    def fresh(self, page: bytes, refresh_seconds: float) -> bool:
+    def fresh(self, page: int, refresh_seconds: float) -> bool:
         recorded = self._pages.get(page)
         return recorded is not None and time.monotonic() - recorded < refresh_seconds
 
-    def recorded(self, page: bytes) -> None:
+    def recorded(self, page: int) -> None:
         self._pages[page] = time.monotonic()
         self._pages.move_to_end(page)
         while len(self._pages) > RECENT_PAGES:
@@ -117,31 +125,22 @@ def _recent(store: object) -> RecentPages:
     return recent
 
 
-def _page_digest(positions: dict[str, bytes]) -> bytes:
-    """One page's keys and positions, in 16 bytes."""
-    digest = hashlib.blake2b(digest_size=16)
-    for key, value in positions.items():
-        digest.update(key.encode() + b"=" + value + b"\n")
-    return digest.digest()
-
-
 async def remember(request: web.Request, window: Window, items: Sequence[dict[str, Any]]) -> None:
     """Record where each item of the answered window stands (unless this very page was
     recorded moments ago); a store fault loses only the positions (logged), never the
     answer."""
-    prefix = _list_prefix(request)
-    positions = {
-        prefix + str(item["id"]): str(window.offset + index).encode()
-        for index, item in enumerate(items)
-        if item.get("id") is not None
-    }
-    if not positions:
+    ids = [(i, str(item["id"])) for i, item in enumerate(items) if item.get("id") is not None]
+    if not ids:
         return
+    prefix = _list_prefix(request)
     bridge = request.app[BRIDGE]
     ttl = bridge.settings.cursor_ttl_seconds
-    recent, page = _recent(bridge.store), _page_digest(positions)
+    # The page as one hash (of its list, place and ids): a page answered again soon is
+    # found without building its keys (a collision among 4096 pages is out of reach).
+    recent, page = _recent(bridge.store), hash((prefix, window.offset, *ids))
     if recent.fresh(page, min(REFRESH_SECONDS, ttl / 4)):
         return
+    positions = {prefix + item_id: str(window.offset + index).encode() for index, item_id in ids}
     try:
         await bridge.store.set_many(positions, ttl)
     except StoreError as exc:
