@@ -53,7 +53,7 @@ PREFLIGHT_ROUTE: Final = "cors-preflight"  # the route label of preflights in lo
 # GIL cost more than the compression) at level 6 (about twice level 1's time, for answers
 # about 10 % smaller). Larger ones still go to aiohttp's thread, so as not to hold the loop.
 SYNC_GZIP_MAX_BYTES: Final = 256 * 1024
-GZIP_FAST_LEVEL: Final = 1
+GZIP_FAST_LEVEL: Final = 1  # the default of gzip_level
 
 log = structlog.get_logger("homerun_bridge.access")
 
@@ -101,6 +101,7 @@ class BrowserAnswers:
         self.any_origin = origins == ["*"]
         self.origins = frozenset(origins)
         self.gzip_min_bytes = settings.gzip_min_bytes
+        self.gzip_level = settings.gzip_level
         self.sunset = (
             format_datetime(settings.sunset, usegmt=True) if settings.sunset is not None else None
         )
@@ -188,7 +189,7 @@ class BrowserAnswers:
         if not accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING, "")):
             return
         if len(body) <= SYNC_GZIP_MAX_BYTES:
-            response.body = gzip_bytes(bytes(body), GZIP_FAST_LEVEL)
+            response.body = gzip_bytes(bytes(body), self.gzip_level)
             response.headers[hdrs.CONTENT_ENCODING] = "gzip"
         else:
             response.enable_compression(ContentCoding.gzip)
@@ -208,5 +209,6 @@ def describe(settings: BridgeSettings) -> str:
     origins = settings.cors_allowed_origins
     cors = f"CORS for {', '.join(origins)}" if origins else "CORS off"
     size = settings.gzip_min_bytes
-    gzip = f"gzip for answers of {size} bytes or more" if size else "gzip off"
+    level = settings.gzip_level
+    gzip = f"gzip (level {level}) for answers of {size} bytes or more" if size else "gzip off"
     return f"browsers: {cors}; {gzip}"

@@ -216,6 +216,14 @@ class BridgeSettings(BaseSettings):
         description="Server processes sharing the port (SO_REUSEPORT). More than 1 needs "
         "the Redis store (store_url), which shares the budget between them.",
     )
+    gzip_level: int = Field(
+        1,
+        ge=1,
+        le=9,
+        description="zlib level of the gzip the bridge does in the request's turn (answers "
+        "up to 256 KiB; larger ones go to aiohttp's thread at zlib's default): 1 is about "
+        "three times faster than 6 for answers about 10 % larger.",
+    )
     admin_token_env: str | None = Field(
         None,
         description="Environment variable holding the admin token for the dashboard "

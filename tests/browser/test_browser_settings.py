@@ -92,6 +92,14 @@ def test_gzip_min_bytes_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+@pytest.mark.parametrize("level", ["0", "10", "fast"])
+def test_gzip_level_is_checked(monkeypatch: pytest.MonkeyPatch, level: str) -> None:
+    assert load_settings().gzip_level == 1
+    monkeypatch.setenv("HOMERUN_BRIDGE_GZIP_LEVEL", level)
+    with pytest.raises(ConfigError, match="gzip_level"):
+        load_settings()
+
+
 def _check_config(tmp_path: Path, toml: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "bridge.toml"
     config.write_text('key_mode = "passthrough"\n' + toml, encoding="utf-8")
@@ -113,7 +121,7 @@ def test_check_config_shows_what_browsers_get(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (
         "browsers: CORS for https://careers.example.com, http://localhost:3000; "
-        "gzip for answers of 2048 bytes or more"
+        "gzip (level 1) for answers of 2048 bytes or more"
     ) in result.stdout
     result = _check_config(tmp_path, "gzip_min_bytes = 0\n")
     assert "browsers: CORS off; gzip off" in result.stdout

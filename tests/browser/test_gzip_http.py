@@ -103,6 +103,16 @@ async def test_errors_above_the_threshold_are_gzipped_too(
     assert orjson.loads(gzip.decompress(body))["status"] == 404
 
 
+async def test_gzip_level_trades_size_for_time(
+    harness: Harness, make_harness: Callable[..., Any]
+) -> None:
+    _, fast = await _raw(harness, PAGE, "gzip")  # level 1, the default
+    smallest: Harness = await make_harness(gzip_level=9)
+    _, small = await _raw(smallest, PAGE, "gzip")
+    assert gzip.decompress(small) == gzip.decompress(fast)
+    assert len(small) < len(fast)
+
+
 async def test_gzip_off(make_harness: Callable[..., Any]) -> None:
     harness: Harness = await make_harness(gzip_min_bytes=0)
     response, body = await _raw(harness, PAGE, "gzip")
