@@ -107,6 +107,12 @@ TARGETS = {
     "GET /v1/jobs": "≤ 0.05",
     # A page may read the key's vacancy list once per TTL to embed whole jobs (§6 rev 2).
     "GET /v1/applications": "≤ 1.0 + ⌈jobs / 100⌉ per TTL",
+    # The listing read that gives the file the id its listing shows (§5 rev 2): v2's upload
+    # answer cannot tell a repeated name.
+    "POST /v1/applications/{id}/files": "≤ 2.0",
+    # The campaign reads each application right after writing to it: its embedded job is
+    # read again since the write (§6 rev 2), one call; without a write in between, 1.0.
+    "GET /v1/applications/{id}": "≤ 1.0, + 1 after a write",
 }
 
 
