@@ -100,6 +100,8 @@ def main() -> None:
     show(f"\n_load average at the end: {load_average()}_")
     show("\n## v2 calls per v1 call (realistic mix; `python -m bench.economy`)\n")
     economy.economy_table(asyncio.run(economy.measure_mix()), show)
+    show("\n## Full application walk (cache on and off; whole embedded jobs, contract §6)\n")
+    economy.walk_table(asyncio.run(economy.measure_walks()), show)
     show(
         f"\n## Goodput: the v2 budget spent on answers someone waits for "
         f"(`python -m bench.goodput --duration {args.duration:g}`)\n"
